@@ -1,0 +1,1 @@
+"""Domain services behind the menus: card query, temporary loss, PIN change."""

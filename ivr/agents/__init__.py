@@ -1,0 +1,1 @@
+"""Agent queue and agent console."""

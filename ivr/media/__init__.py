@@ -1,0 +1,1 @@
+"""Prompt frames, the pacing clock, playback, Mandarin readout and recording."""

@@ -1,0 +1,1 @@
+"""Menu trees as data: schema, validation and the per-call interpreter."""

@@ -1,0 +1,1 @@
+"""Speech recognition with Vosk: voice activity, endpointing and intents."""
