@@ -105,7 +105,8 @@ def load_config(
 ) -> Config:
     """Read the YAML file, then apply `IVR_*` environment variables, then flag overrides.
 
-    `overrides` keys: sip_host, sip_port, rtp_ports ("low-high"), database_url, redis_url.
+    `overrides` keys: sip_host, sip_port, rtp_ports ("low-high"), database_url, redis_url,
+    data_dir.
     """
     env = os.environ if environ is None else environ
     config_path = Path(path or env.get("IVR_CONFIG") or DEFAULT_CONFIG_PATH)
@@ -143,6 +144,7 @@ def load_config(
         ("rtp_ports", "IVR_RTP_PORTS"),
         ("database_url", "IVR_DATABASE_URL"),
         ("redis_url", "IVR_REDIS_URL"),
+        ("data_dir", "IVR_DATA_DIR"),
     ):
         if env.get(var):
             layered[key] = env[var]
@@ -158,6 +160,8 @@ def load_config(
         store = replace(store, database_url=str(layered["database_url"]))
     if "redis_url" in layered:
         store = replace(store, redis_url=str(layered["redis_url"]))
+    if "data_dir" in layered:
+        store = replace(store, data_dir=Path(layered["data_dir"]).resolve())
 
     sections = {k: v for k, v in raw.items() if k not in ("sip", "rtp", "store")}
     return Config(sip=sip, rtp=rtp, store=store, sections=sections, path=config_path)
