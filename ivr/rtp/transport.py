@@ -1,0 +1,78 @@
+"""The RTP socket of one call (Twisted, the edge): datagrams in with their reception time, out.
+
+Everything else about RTP is sans-I/O (`ivr.rtp.session`); this module only binds a port from the
+pool, stamps each datagram with `monotonic()` and writes packets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IReactorUDP
+from twisted.internet.protocol import DatagramProtocol
+
+from ivr.rtp.ports import RtpPortPool
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+DatagramHandler = Callable[[bytes, Address, float], None]
+BIND_ATTEMPTS = 20
+
+
+class RtpProtocol(DatagramProtocol):
+    def __init__(
+        self, on_datagram: DatagramHandler, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._on_datagram = on_datagram
+        self._monotonic = monotonic
+
+    def datagramReceived(self, datagram: bytes, addr: Address) -> None:
+        self._on_datagram(datagram, addr, self._monotonic())
+
+    def send(self, data: bytes, destination: Address) -> None:
+        if self.transport is None:
+            return
+        try:
+            self.transport.write(data, destination)
+        except OSError as exc:  # ICMP unreachable surfacing on the socket, no route, ...
+            log.debug("RTP send to %s:%s failed: %s", destination[0], destination[1], exc)
+
+
+@dataclass
+class RtpEndpoint:
+    """A bound RTP port: send through `protocol`, `close()` when the call ends."""
+
+    port: int
+    protocol: RtpProtocol
+    listening: IListeningPort
+    pool: RtpPortPool
+
+    def close(self) -> None:
+        self.listening.stopListening()
+        self.pool.release(self.port)
+
+
+def listen_rtp(
+    reactor: IReactorUDP,
+    pool: RtpPortPool,
+    on_datagram: DatagramHandler,
+    interface: str = "",
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RtpEndpoint:
+    """Bind the next free even port of the pool, skipping ports another process holds."""
+    for _ in range(min(BIND_ATTEMPTS, pool.available)):
+        port = pool.allocate()
+        protocol = RtpProtocol(on_datagram, monotonic)
+        try:
+            listening = reactor.listenUDP(port, protocol, interface=interface)
+        except CannotListenError as exc:
+            log.warning("RTP port %d unavailable (%s); trying the next", port, exc.socketError)
+            pool.release(port)
+            continue
+        return RtpEndpoint(port, protocol, listening, pool)
+    raise CannotListenError(interface, 0, OSError("no bindable RTP port in the pool"))

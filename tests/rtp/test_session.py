@@ -1,0 +1,96 @@
+import random
+import struct
+
+import numpy as np
+
+from ivr.rtp.g711 import PCMA, PCMU
+from ivr.rtp.packet import RtpPacket
+from ivr.rtp.session import RtpSession
+
+SDP_ADDRESS = ("127.0.0.1", 40000)
+CALLER = ("127.0.0.1", 40002)
+
+
+def incoming(pt: int, payload: bytes, seq: int = 1, ts: int = 0, ssrc: int = 5) -> bytes:
+    return RtpPacket(pt, seq, ts, ssrc, payload).serialize()
+
+
+def dtmf(code: int, end: bool, ts: int, ssrc: int = 5) -> bytes:
+    return incoming(101, struct.pack("!BBH", code, 0x80 if end else 0, 400), ts=ts, ssrc=ssrc)
+
+
+def make_session(**kwargs) -> RtpSession:
+    return RtpSession(PCMU, SDP_ADDRESS, telephone_event_pt=101, rng=random.Random(1), **kwargs)
+
+
+def test_outgoing_packets_advance_sequence_by_one_and_timestamp_by_160():
+    session = make_session()
+    packets = [RtpPacket.parse(session.packet(b"\xff" * 160)) for _ in range(3)]
+    assert {p.ssrc for p in packets} == {session.ssrc}
+    assert [(p.sequence - packets[0].sequence) % 65536 for p in packets] == [0, 1, 2]
+    assert [p.timestamp - packets[0].timestamp for p in packets] == [0, 160, 320]
+    assert all(p.payload_type == 0 for p in packets)
+
+
+def test_start_values_are_random_per_session():
+    a, b = RtpSession(PCMU, SDP_ADDRESS), RtpSession(PCMU, SDP_ADDRESS)
+    assert (a.ssrc, a.sequence, a.timestamp) != (b.ssrc, b.sequence, b.timestamp)
+
+
+def test_sequence_and_timestamp_wrap():
+    session = make_session()
+    session.sequence, session.timestamp = 65535, 0xFFFFFF60
+    session.packet(b"")
+    assert (session.sequence, session.timestamp) == (0, 0)
+
+
+def test_skipped_frames_move_the_timestamp_but_not_the_sequence():
+    session = make_session()
+    first = RtpPacket.parse(session.packet(b"x"))
+    session.skip(5)
+    after = RtpPacket.parse(session.packet(b"x", marker=True))
+    assert after.sequence == (first.sequence + 1) % 65536
+    assert after.timestamp == first.timestamp + 6 * 160
+    assert after.marker
+
+
+def test_received_audio_is_decoded_to_int16_on_demand():
+    session = make_session()
+    got = session.receive(incoming(0, bytes([0x80]) * 160), CALLER, now=1.0)
+    assert got.digits == []
+    assert got.payload == bytes([0x80]) * 160
+    assert got.pcm.dtype == np.int16
+    assert got.pcm.tolist() == [32124] * 160
+    assert session.last_received == 1.0
+
+
+def test_alaw_session_with_dynamic_telephone_event_pt():
+    session = RtpSession(PCMA, SDP_ADDRESS, telephone_event_pt=120)
+    assert session.receive(incoming(8, b"\xd5" * 160), CALLER, 0.0).pcm.tolist() == [8] * 160
+    event = incoming(120, struct.pack("!BBH", 11, 0x80, 800))
+    assert session.receive(event, CALLER, 0.0).digits == ["#"]
+
+
+def test_rfc4733_press_with_three_end_packets_yields_one_digit():
+    session = make_session()
+    datagrams = [dtmf(7, False, 3200)] * 2 + [dtmf(7, True, 3200)] * 3
+    digits = [d for data in datagrams for d in session.receive(data, CALLER, 0.0).digits]
+    assert digits == ["7"]
+
+
+def test_unknown_payload_types_and_garbage_are_ignored():
+    session = make_session()
+    for data in (incoming(97, b"\0" * 4), incoming(13, b"\0"), b"\x00" * 20, b"junk"):
+        got = session.receive(data, ("10.0.0.9", 9), 0.0)
+        assert got.digits == [] and got.pcm is None
+    assert session.remote == SDP_ADDRESS
+    assert session.last_received is None
+
+
+def test_remote_address_latches_to_where_caller_media_comes_from():
+    session = make_session()
+    assert session.remote == SDP_ADDRESS
+    session.receive(incoming(0, b"\xff" * 160), CALLER, 0.0)
+    assert session.remote == CALLER
+    session.receive(dtmf(1, True, 0), ("192.0.2.7", 5004), 0.1)
+    assert session.remote == ("192.0.2.7", 5004)

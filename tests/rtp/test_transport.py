@@ -1,0 +1,70 @@
+"""The RTP socket over real loopback UDP (the reactor is not run: we poll the port ourselves)."""
+
+import socket
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.error import CannotListenError
+
+from ivr.rtp.ports import RtpPortPool
+from ivr.rtp.transport import listen_rtp
+
+
+def free_even_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1] & ~1
+        try:
+            for p in (port, port + 2, port + 4):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+def test_datagrams_arrive_with_source_and_reception_time_and_replies_go_out():
+    low = free_even_port_pair()
+    pool = RtpPortPool(low, low + 5)
+    received = []
+    endpoint = listen_rtp(
+        reactor, pool, lambda *args: received.append(args), "127.0.0.1", monotonic=lambda: 42.0
+    )
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller:
+            caller.bind(("127.0.0.1", 0))
+            caller.settimeout(2)
+            caller.sendto(b"rtp!", ("127.0.0.1", endpoint.port))
+            endpoint.listening.doRead()
+            assert received == [(b"rtp!", caller.getsockname(), 42.0)]
+            endpoint.protocol.send(b"back", caller.getsockname())
+            assert caller.recvfrom(100) == (b"back", ("127.0.0.1", endpoint.port))
+    finally:
+        endpoint.close()
+    assert endpoint.port == low
+    assert pool.available == 3
+
+
+def test_a_port_held_by_another_process_is_skipped():
+    low = free_even_port_pair()
+    pool = RtpPortPool(low, low + 5)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", low))
+        endpoint = listen_rtp(reactor, pool, lambda *args: None, "127.0.0.1")
+        try:
+            assert endpoint.port == low + 2
+        finally:
+            endpoint.close()
+    assert pool.available == 3
+
+
+def test_no_bindable_port_raises_and_leaks_nothing():
+    low = free_even_port_pair()
+    pool = RtpPortPool(low, low + 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", low))
+        with pytest.raises(CannotListenError):
+            listen_rtp(reactor, pool, lambda *args: None, "127.0.0.1")
+    assert pool.available == 1
