@@ -1,0 +1,157 @@
+"""SIP wire format below the message model: header-section lexing and message framing.
+
+`split_datagram` cuts one UDP datagram into start line, header fields and body (RFC 3261
+7.3.1 folding, 7.5 leading CRLFs, 18.3 Content-Length). `StreamFramer` finds message
+boundaries in a TCP byte stream. Neither interprets header values beyond Content-Length;
+`ivr.sip.message.parse_message` builds typed messages on top of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ivr.sip.headers import canonical_name
+from ivr.sip.uri import TOKEN
+
+if TYPE_CHECKING:
+    from ivr.sip.message import Request
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_LINE_END = re.compile(r"\r?\n")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class SipParseError(Exception):
+    """A message the parser will not accept.
+
+    `status` is the response to send (400, ...) or None when no response is possible or
+    allowed (responses, garbage); `partial` is then the request as far as it could be read,
+    enough for `make_response` to copy Via, From, To, Call-ID and CSeq.
+    """
+
+    def __init__(self, reason: str, status: int | None = 400, partial: Request | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.partial = partial
+
+
+class FramingError(Exception):
+    """A TCP stream whose message boundaries can no longer be found: close the connection."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class RawMessage:
+    """A datagram cut into its parts; `problems` lists what was wrong with the header lines."""
+
+    start_line: str
+    fields: list[tuple[str, str]]
+    rest: bytes  # everything after the blank line; Content-Length decides how much is body
+    problems: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text that re-encodes to the very same octets, whatever they were."""
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def split_datagram(data: bytes) -> RawMessage:
+    """Start line, unfolded header fields and the octets after the header section.
+
+    A datagram without the closing blank line is taken to end its header section at its
+    end (RFC 4475 3.1.2.15's archived `baddn` is such a datagram).
+    """
+    data = data.lstrip(b"\r\n")
+    end = _HEADER_END.search(data)
+    head, rest = (data[: end.start()], data[end.end() :]) if end else (data.rstrip(b"\r\n"), b"")
+    lines = _LINE_END.split(decode(head))
+    message = RawMessage(lines[0], [], rest)
+    for line in _unfold(lines[1:]):
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not TOKEN.fullmatch(name):
+            message.problems.append(f"malformed header line {line[:40]!r}")
+        else:
+            message.fields.append((canonical_name(name), value.strip(" \t")))
+    return message
+
+
+def _unfold(lines: list[str]) -> list[str]:
+    """Join continuation lines (starting with SP/HT) to the line they continue."""
+    unfolded: list[str] = []
+    for line in lines:
+        if line[:1] in (" ", "\t") and unfolded:
+            unfolded[-1] += " " + line.strip(" \t")
+        else:
+            unfolded.append(line)
+    return unfolded
+
+
+def content_length(fields: list[tuple[str, str]]) -> int | None:
+    """The declared body length, None when absent; ValueError when unusable."""
+    values = [value for name, value in fields if name == "Content-Length"]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValueError("more than one Content-Length")
+    if not _DIGITS.fullmatch(values[0]):
+        raise ValueError(f"invalid Content-Length {values[0][:20]!r}")
+    return int(values[0])
+
+
+def frame_body(message: RawMessage) -> bytes:
+    """The body of a datagram: Content-Length octets, trailing octets ignored (RFC 3261 18.3);
+    without Content-Length the rest of the datagram (RFC 2543 senders)."""
+    length = content_length(message.fields)
+    if length is None:
+        return message.rest
+    if length > len(message.rest):
+        raise ValueError(f"Content-Length {length} exceeds the {len(message.rest)} octets sent")
+    return message.rest[:length]
+
+
+class StreamFramer:
+    """Cuts a TCP byte stream into whole SIP messages.
+
+    CRLFs between messages (RFC 5626 keep-alives) are skipped. A message without
+    Content-Length is taken to have no body (stream senders must send it, RFC 3261 18.3).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        messages: list[bytes] = []
+        while True:
+            skipped = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
+            del self._buffer[:skipped]
+            end = _HEADER_END.search(self._buffer)
+            if end is None:
+                if len(self._buffer) > MAX_HEADER_BYTES:
+                    raise FramingError("header section too long")
+                return messages
+            raw = split_datagram(bytes(self._buffer[: end.start()]))
+            try:
+                length = content_length(raw.fields) or 0
+            except ValueError as error:
+                raise FramingError(str(error)) from None
+            if length > MAX_BODY_BYTES:
+                raise FramingError(f"Content-Length {length} too large")
+            total = end.end() + length
+            if len(self._buffer) < total:
+                return messages
+            messages.append(bytes(self._buffer[:total]))
+            del self._buffer[:total]
