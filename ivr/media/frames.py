@@ -1,0 +1,55 @@
+"""Audio files to 20 ms G.711 payloads, encoded once and shared by every call.
+
+`load_frames(path, codec)` returns a tuple of 160-byte payloads. The result is cached by
+(path, mtime, codec): a prompt re-recorded on disk is re-encoded on next use, and a thousand
+calls playing the same prompt share one tuple. 8 kHz mono 16-bit PCM WAVs are read with the
+standard `wave` module; anything else goes through pydub (resampled to 8 kHz mono 16-bit; WAVs
+of any rate need nothing more, other formats need ffmpeg installed).
+"""
+
+from __future__ import annotations
+
+import wave
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ivr.rtp.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec, codec_named
+
+Frames = tuple[bytes, ...]
+
+
+def encode_frames(pcm: np.ndarray, codec: Codec) -> Frames:
+    """int16 8 kHz samples -> 160-byte payloads; the last frame is padded with silence."""
+    pcm = np.asarray(pcm, dtype=np.int16)
+    padded = np.zeros(-(-len(pcm) // FRAME_SAMPLES) * FRAME_SAMPLES, dtype=np.int16)
+    padded[: len(pcm)] = pcm
+    data = codec.encode(padded)
+    return tuple(data[i : i + FRAME_SAMPLES] for i in range(0, len(data), FRAME_SAMPLES))
+
+
+def read_pcm_8k(path: Path) -> np.ndarray:
+    """The file's audio as 8 kHz mono int16 samples."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (SAMPLE_RATE, 1, 2):
+                return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").copy()
+    except (wave.Error, EOFError):
+        pass  # not a plain PCM WAV (float, A-law, MP3, ...): let pydub decode it
+    from pydub import AudioSegment  # imported late: it probes for ffmpeg at import
+
+    segment = AudioSegment.from_file(str(path))
+    segment = segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
+    return np.frombuffer(segment.raw_data, dtype="<i2").copy()
+
+
+@lru_cache(maxsize=4096)
+def _load(path: Path, mtime_ns: int, codec_name: str) -> Frames:
+    return encode_frames(read_pcm_8k(path), codec_named(codec_name))
+
+
+def load_frames(path: str | Path, codec: Codec) -> Frames:
+    """The prompt at `path` as payloads of `codec`, from the cache when the file is unchanged."""
+    resolved = Path(path).resolve()
+    return _load(resolved, resolved.stat().st_mtime_ns, codec.name)
