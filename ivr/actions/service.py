@@ -1,0 +1,164 @@
+"""What every action shares: dependencies, finding the card, the audit line, the PIN check.
+
+An action runs as one database transaction: it locks the card row it acts on (`FOR UPDATE` on
+PostgreSQL; SQLite's `BEGIN IMMEDIATE` serializes writers), decides, writes its change and its
+audit line together, and only returns after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.actions.base import ActionRequest, ActionResult, Clock, system_clock
+from ivr.actions.card_rules import CardState, effective_state
+from ivr.actions.id_number import check_id_number
+from ivr.actions.pin_hash import verify_pin
+from ivr.actions.settings import ActionSettings, parse_action_settings
+from ivr.config import Config
+from ivr.masking import mask_card_number, mask_id_number
+from ivr.store.db import Database, open_database
+from ivr.store.models import AuditEntry, Card, Person, PinAttempt
+from ivr.store.redis_state import count_in_window, open_redis
+
+PIN_COUNTER_PREFIX = "ivr:pin-wrong"
+# Keep a day's counter an hour past local midnight: node clocks may differ a little. The key is
+# named for its day, so a new day starts a new count whatever the expiry.
+PIN_COUNTER_GRACE_S = 3600
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    db: Database
+    redis: redis.Redis
+    settings: ActionSettings = field(default_factory=ActionSettings)
+    clock: Clock = system_clock
+
+    @classmethod
+    def from_config(cls, config: Config, clock: Clock = system_clock) -> ActionContext:
+        """The database, Redis and `actions:` settings the configuration names."""
+        return cls(
+            db=open_database(config.store),
+            redis=open_redis(config.store),
+            settings=parse_action_settings(config.section("actions")),
+            clock=clock,
+        )
+
+    def local_day(self, now: dt.datetime) -> dt.date:
+        return now.astimezone(self.settings.timezone).date()
+
+    def local_time(self, now: dt.datetime) -> dt.datetime:
+        return now.astimezone(self.settings.timezone)
+
+
+def parse_id(raw: str, ctx: ActionContext, now: dt.datetime) -> str | ActionResult:
+    """The normalized ID number, or the `invalid_id` result naming what is wrong with it."""
+    check = check_id_number(raw, today=ctx.local_day(now))
+    if check.problem is not None:
+        return ActionResult("invalid_id", {"problem": check.problem.value})
+    return check.number
+
+
+def current_card(session: Session, id_number: str, *, for_update: bool = True) -> Card | None:
+    """The holder's current card (latest not cancelled, else latest), row-locked when updating."""
+    query = select(Card).join(Person).where(Person.id_number == id_number).order_by(Card.id)
+    if for_update:
+        query = query.with_for_update(of=Card)
+    cards = session.scalars(query).all()
+    live = [card for card in cards if card.state != CardState.CANCELLED.value]
+    return (live or cards or [None])[-1]
+
+
+def card_state(card: Card, now: dt.datetime) -> CardState:
+    return effective_state(CardState(card.state), card.temporary_loss_until, now)
+
+
+def audit(
+    session: Session,
+    *,
+    action: str,
+    outcome: str,
+    now: dt.datetime,
+    request: ActionRequest | None = None,
+    channel: str | None = None,
+    id_number: str | None = None,
+    card: Card | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add the audit line of one action to the session (committed with the action's change)."""
+    session.add(
+        AuditEntry(
+            at=now,
+            action=action,
+            outcome=outcome,
+            channel=channel or (request.channel if request else "system"),
+            caller=request.caller if request else None,
+            call_ref=request.call_ref if request else None,
+            card_id=card.id if card else None,
+            masked_id_number=mask_id_number(id_number) if id_number else None,
+            masked_card_number=mask_card_number(card.card_number) if card else None,
+            detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
+        )
+    )
+
+
+class PinVerdict(Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+def pin_counter_key(card: Card, day: dt.date) -> str:
+    return f"{PIN_COUNTER_PREFIX}:{card.id}:{day:%Y%m%d}"
+
+
+def check_pin(
+    ctx: ActionContext,
+    session: Session,
+    card: Card,
+    pin: str,
+    *,
+    purpose: str,
+    request: ActionRequest,
+    now: dt.datetime,
+) -> tuple[PinVerdict, int]:
+    """Check the social-security PIN of a locked card row: (verdict, wrong tries left today).
+
+    Wrong tries are counted per local calendar day in Redis (atomic across calls and nodes); the
+    try that reaches the limit locks the card in the database, which is the authority: only a
+    counter unlocks it. Every check is recorded as a `PinAttempt`.
+    """
+    limit = ctx.settings.pin.max_wrong_per_day
+    if card.pin_locked_at is not None:
+        return PinVerdict.LOCKED, 0
+    right = card.pin is not None and verify_pin(pin, card.pin.pin_hash)
+    day = ctx.local_day(now)
+    session.add(
+        PinAttempt(
+            card_id=card.id,
+            at=now,
+            local_day=day,
+            success=right,
+            purpose=purpose,
+            channel=request.channel,
+            caller=request.caller,
+            call_ref=request.call_ref,
+        )
+    )
+    if right:
+        return PinVerdict.RIGHT, limit
+    local = ctx.local_time(now)
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), local.tzinfo)
+    ttl = int((midnight - local).total_seconds()) + PIN_COUNTER_GRACE_S
+    wrong = count_in_window(ctx.redis, pin_counter_key(card, day), ttl)
+    if wrong >= limit:
+        card.pin_locked_at = now
+        return PinVerdict.LOCKED, 0
+    return PinVerdict.WRONG, limit - wrong

@@ -1,0 +1,159 @@
+"""`temporary_loss`: a temporary loss report (临时挂失) by phone.
+
+It takes effect at once and lapses by itself `actions.temporary_loss.duration` days (or working
+days) later unless a counter makes it formal; see `card_rules` for why no job is needed. Allowed
+from 正常 and from 封存 (a lost card not yet enabled can still be enabled by whoever finds it).
+
+Params: `id_number`; `pin` too when `actions.temporary_loss.require_pin` is set (a missing PIN
+then counts as a wrong one, so a menu for such a city must collect it).
+
+Outcomes:
+- `reported`          the loss is recorded and committed (values: `lapses_on` date, `lapses_at`
+                      local datetime, `duration`, `unit_text` 天 or 个工作日)
+- `already_reported`  a temporary loss is already active; nothing new is stacked (values as above)
+- `not_allowed`       the card is 正式挂失 or 注销 (values: `status_text`)
+- `wrong_pin`         require_pin only: wrong PIN (values: `attempts_left`)
+- `locked`            require_pin only: the PIN is locked (now or before); go to a counter
+- `not_found`, `invalid_id` (values: `problem`), `unavailable`
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.actions.base import UNAVAILABLE, ActionRequest, ActionResult
+from ivr.actions.card_rules import TEMPORARY_LOSS_FROM, CardState, temporary_loss_expiry
+from ivr.actions.service import (
+    ActionContext,
+    PinVerdict,
+    audit,
+    card_state,
+    check_pin,
+    current_card,
+    parse_id,
+)
+from ivr.store.models import Card, LossReport
+
+NAME = "temporary_loss"
+LAPSE_ACTION = "temporary_loss_lapsed"
+OUTCOMES = frozenset(
+    {
+        "reported",
+        "already_reported",
+        "not_allowed",
+        "wrong_pin",
+        "locked",
+        "not_found",
+        "invalid_id",
+        UNAVAILABLE,
+    }
+)
+UNIT_TEXT = {"days": "天", "working_days": "个工作日"}
+
+
+def open_temporary_report(session: Session, card: Card) -> LossReport | None:
+    return session.scalars(
+        select(LossReport).where(
+            LossReport.card_id == card.id,
+            LossReport.kind == "temporary",
+            LossReport.ended_at.is_(None),
+        )
+    ).first()
+
+
+def end_temporary_report(
+    session: Session, card: Card, report: LossReport, reason: str, now: dt.datetime
+) -> None:
+    """Close a temporary report: at its deadline if it lapsed, else now (superseded, released)."""
+    lapsed = reason == "lapsed"
+    report.ended_at = report.expires_at if lapsed else now
+    report.end_reason = reason
+    card.temporary_loss_until = None
+    if lapsed:
+        audit(session, action=LAPSE_ACTION, outcome="lapsed", now=now, channel="system", card=card)
+
+
+def temporary_loss(ctx: ActionContext, request: ActionRequest) -> ActionResult:
+    now = ctx.clock()
+    id_number = parse_id(request.params.get("id_number", ""), ctx, now)
+    if isinstance(id_number, ActionResult):
+        return id_number
+    with ctx.db.transaction() as session:
+        card = current_card(session, id_number)
+        result = _decide(ctx, session, card, request, now)
+        audit(
+            session,
+            action=NAME,
+            outcome=result.outcome,
+            now=now,
+            request=request,
+            id_number=id_number,
+            card=card,
+            detail={"lapses_at": result.values["lapses_at"]}
+            if "lapses_at" in result.values
+            else None,
+        )
+    return result
+
+
+def _decide(
+    ctx: ActionContext,
+    session: Session,
+    card: Card | None,
+    request: ActionRequest,
+    now: dt.datetime,
+) -> ActionResult:
+    if card is None:
+        return ActionResult("not_found")
+    policy = ctx.settings.temporary_loss
+    if policy.require_pin:
+        verdict, left = check_pin(
+            ctx,
+            session,
+            card,
+            request.params.get("pin", ""),
+            purpose=NAME,
+            request=request,
+            now=now,
+        )
+        if verdict is PinVerdict.LOCKED:
+            return ActionResult("locked")
+        if verdict is PinVerdict.WRONG:
+            return ActionResult("wrong_pin", {"attempts_left": left})
+    state = card_state(card, now)
+    if state is CardState.TEMPORARY_LOSS and card.temporary_loss_until is not None:
+        return ActionResult("already_reported", _lapse_values(ctx, card.temporary_loss_until))
+    if state not in TEMPORARY_LOSS_FROM:
+        return ActionResult("not_allowed", {"status_text": state.value})
+    stale = open_temporary_report(session, card)
+    if stale is not None:  # an earlier loss lapsed and the sweeper has not recorded it yet
+        end_temporary_report(session, card, stale, "lapsed", now)
+    expires_at = temporary_loss_expiry(now, policy, ctx.settings.calendar, ctx.settings.timezone)
+    card.temporary_loss_until = expires_at
+    session.add(
+        LossReport(
+            card_id=card.id,
+            kind="temporary",
+            channel=request.channel,
+            caller=request.caller,
+            call_ref=request.call_ref,
+            reported_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return ActionResult("reported", _lapse_values(ctx, expires_at))
+
+
+def _lapse_values(ctx: ActionContext, expires_at: dt.datetime) -> dict[str, Any]:
+    policy = ctx.settings.temporary_loss
+    lapses_at = ctx.local_time(expires_at)
+    return {
+        "lapses_on": lapses_at.date(),
+        "lapses_at": lapses_at,
+        "duration": policy.duration,
+        "unit_text": UNIT_TEXT[policy.unit],
+    }

@@ -1,0 +1,46 @@
+"""Call detail records: the call layer hands one `CallDetail` per finished call to `record_call`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from ivr.store.db import Database
+from ivr.store.models import CallRecord
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    call_id: str
+    started_at: dt.datetime  # aware datetimes (wall clock, not monotonic)
+    caller: str | None = None
+    callee: str | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    menu_version: str | None = None
+    path: tuple[str, ...] = ()  # menu node ids in the order visited
+    outcome: str | None = None  # e.g. the last action outcome, "transferred", "abandoned"
+    end_reason: str | None = None  # e.g. "bye", "bye-sent", "ack-timeout"
+    node: str | None = None  # which IVR node took the call
+
+
+def record_call(db: Database, cdr: CallDetail) -> int:
+    """Commit one record and return its id. BLOCKING: call it from a worker thread."""
+    with db.transaction() as session:
+        row = CallRecord(
+            call_id=cdr.call_id,
+            caller=cdr.caller,
+            callee=cdr.callee,
+            started_at=cdr.started_at,
+            answered_at=cdr.answered_at,
+            ended_at=cdr.ended_at,
+            menu_version=cdr.menu_version,
+            path=json.dumps(list(cdr.path), ensure_ascii=False),
+            outcome=cdr.outcome,
+            end_reason=cdr.end_reason,
+            node=cdr.node,
+        )
+        session.add(row)
+        session.flush()
+        return row.id

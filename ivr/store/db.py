@@ -1,0 +1,100 @@
+"""Engine and sessions: one `Database` per process, shared by every pool thread.
+
+`Database.transaction()` is the only way actions write: it commits on leaving the block, so a
+caller is told "done" only after the commit returned. On PostgreSQL, writers take row locks with
+`SELECT ... FOR UPDATE`; SQLite has no row locks, so there every write transaction starts with
+`BEGIN IMMEDIATE`, taking the database's single write lock up front: two calls on one card then
+run one after the other instead of both reading the old state (and WAL keeps readers unblocked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.config import StoreSettings
+
+SQLITE_FILE = "ivr.sqlite3"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_IMMEDIATE = "ivr_sqlite_immediate"
+
+
+def database_url(settings: StoreSettings) -> str:
+    """The configured URL, or the embedded SQLite file under `data_dir`."""
+    if settings.database_url:
+        return settings.database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{settings.data_dir / SQLITE_FILE}"
+
+
+def make_engine(url: str, *, search_path: str | None = None) -> Engine:
+    """An engine for `url`; `search_path` puts PostgreSQL tables in that schema (tests use it).
+
+    A plain `postgresql://` URL means psycopg2 (our requirement), not SQLAlchemy 2.1's default.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        _configure_sqlite(engine)
+        return engine
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    connect_args: dict[str, Any] = {}
+    if search_path:
+        connect_args["options"] = f"-csearch_path={search_path}"
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling would defer BEGIN; take it over (SQLAlchemy's recipe).
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine with a writing and a reading session factory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        writer = engine.execution_options(**{_IMMEDIATE: True})
+        self._writing = sessionmaker(writer, expire_on_commit=False)
+        self._reading = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self._writing.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work (never committed)."""
+        with self._reading() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: StoreSettings) -> Database:
+    return Database(make_engine(database_url(settings)))

