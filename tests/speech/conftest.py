@@ -1,32 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
-from twisted.internet import defer
-from twisted.internet.defer import Deferred
 
 from ivr.speech.service import SpeechService
 
-T = TypeVar("T")
+from .pools import InlinePool
+
 KOREAN_CONFIG = Path(__file__).with_name("speech_ko.yaml")
-
-
-class InlinePool:
-    """Runs blocking work at once on the calling thread: the decoding path without threads."""
-
-    def __init__(self) -> None:
-        self.jobs: list[str] = []
-
-    def run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
-        self.jobs.append(fn.__name__)
-        try:
-            return defer.succeed(fn(*args))
-        except Exception:
-            return defer.fail()
 
 
 @pytest.fixture

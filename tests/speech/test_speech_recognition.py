@@ -15,7 +15,7 @@ import pytest
 from ivr.speech.events import IntentHeard, SpeechEvent, Transcript
 from ivr.speech.service import SpeechService
 
-from .conftest import InlinePool
+from .pools import InlinePool
 from .signals import call_audio, dtmf_tones, feed, pink_noise, say, silence, white_noise
 
 

@@ -18,7 +18,7 @@ from ivr.speech.model import (
 from ivr.speech.service import SpeechService
 from ivr.speech.settings import parse_speech_settings
 
-from .conftest import InlinePool
+from .pools import InlinePool
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
