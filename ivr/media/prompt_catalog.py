@@ -1,32 +1,37 @@
 """The prompt catalog: prompt id -> Mandarin template -> the recordings that say it.
 
-Prompt files are YAML mappings of id -> text. A text is a Jinja2 template whose expressions must
-each be one variable through one readout filter, e.g.
-`您输入的身份证号码是{{ id_number | id_number }}，确认请按1。` Jinja2's own parser splits it
-into literal chunks and readouts at load time:
+Prompt files are YAML mappings of id -> text. A text is a Jinja2 template. Every `{{ }}` in it
+must be one variable through one readout filter (`{{ id_number | id_number }}`, `{{ day | date }}`,
+see READOUTS); `{% if %}` and the other statements work as in Jinja2, e.g. to pick the sentence
+for a card status. At load, Jinja2's own parser splits the template:
 
-- each literal chunk is a `Clip` with its own recording, named by a hash of its text, so two
-  prompts sharing a sentence share a file and an edited sentence gets a new one (the build sees
-  it missing and synthesizes it);
+- each text node (TemplateData) is a `Clip` with its own recording, named by a hash of its text,
+  so two prompts sharing a sentence share a file and an edited sentence gets a new one (the build
+  sees it missing and synthesizes it). Every text node is known at load, whatever branch a call
+  takes, so the build records them all;
 - each readout becomes the words of `ivr.media.readout`, one recorded clip per word.
 
-A studio recording `<root>/studio/<name>.wav` wins over synthesis. Names: the prompt id for a
-prompt without readouts, `<id>.<n>` for its n-th literal chunk otherwise (1-based), and
-`readout.<word>` for a readout word (`readout.pause` for the pause between ID groups).
+To play a prompt, Jinja2 renders it with each text node replaced by a marker for its clip and each
+readout filter emitting a marker for its value; the markers, in rendered order, are the recipe.
 
-Recording paths are resolved once at load, so `segments()` is a lookup per clip, no file I/O.
+A studio recording `<root>/studio/<name>.wav` wins over synthesis. Names: the prompt id for a
+prompt that is one plain text, `<id>.<n>` for its n-th text node otherwise (1-based, in source
+order), and `readout.<word>` for a readout word (`readout.pause` for the pause in ID numbers).
+Recording paths are resolved once at load, so `segments()` touches no file.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 import jinja2.nodes
 import yaml
 
@@ -53,6 +58,11 @@ READOUTS: dict[str, ReadoutFunction] = {
 
 ID_NUMBER_LENGTHS = (15, 18)
 
+# Private-use characters cannot occur in a prompt text, so they delimit the rendered recipe.
+_CLIP_MARK, _READOUT_MARK, _END_MARK = "\ue000", "\ue001", "\ue002"
+_RECIPE = re.compile(f"([{_CLIP_MARK}{_READOUT_MARK}])(\\d+){_END_MARK}")
+_READOUTS_VARIABLE = "__readouts__"
+
 
 class PromptError(ValueError):
     """A prompt file, id or variable is wrong; the message names the file and line or the id."""
@@ -72,22 +82,32 @@ class Clip:
 
 @dataclass(frozen=True)
 class Readout:
-    """`{{ variable | kind }}` in a template."""
+    """`{{ variable | kind }}` in a template, with the value one rendering gave it."""
 
     variable: str
     kind: str
+    value: Any
 
 
 @dataclass(frozen=True)
 class Prompt:
     id: str
-    template: str
     source: str  # "file:line", for messages
-    pieces: tuple[Clip | Readout, ...]
+    clips: tuple[Clip, ...]  # every text node, in source order
+    variables: frozenset[str]  # every variable the template mentions
+    template: jinja2.Template  # renders to clip and readout markers
 
-    @property
-    def variables(self) -> frozenset[str]:
-        return frozenset(piece.variable for piece in self.pieces if isinstance(piece, Readout))
+    def recipe(self, variables: Mapping[str, Any]) -> list[Clip | Readout]:
+        """What this prompt says with these variables, in order."""
+        readouts: list[Readout] = []
+        try:
+            rendered = self.template.render({**variables, _READOUTS_VARIABLE: readouts})
+        except (jinja2.TemplateError, TypeError, ValueError) as error:
+            raise PromptError(f"prompt '{self.id}' cannot be rendered: {error}") from None
+        return [
+            self.clips[int(index)] if mark == _CLIP_MARK else readouts[int(index)]
+            for mark, index in _RECIPE.findall(rendered)
+        ]
 
 
 @dataclass(frozen=True)
@@ -176,13 +196,12 @@ class PromptCatalog:
 
     def text(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> str:
         """The Mandarin the caller hears, for logs and agent screens; ID numbers masked."""
-        values = variables or {}
         parts = []
-        for piece, words in self._expand(prompt_id, values):
+        for piece, words in self._expand(prompt_id, variables or {}):
             if isinstance(piece, Clip):
                 parts.append(piece.text)
-            elif _is_id_number(piece, values[piece.variable]):
-                parts.append(mask_id_number(str(values[piece.variable])))
+            elif _is_id_number(piece):
+                parts.append(mask_id_number(str(piece.value)))
             else:
                 parts.append("".join(words))
         return "".join(parts)
@@ -198,13 +217,8 @@ class PromptCatalog:
         return paths
 
     def clips(self) -> list[Clip]:
-        """Every recording the catalog can play: all literal chunks, then all readout words."""
-        literal = {
-            piece: None
-            for prompt in self._prompts.values()
-            for piece in prompt.pieces
-            if isinstance(piece, Clip)
-        }
+        """Every recording the catalog can play: all text nodes, then all readout words."""
+        literal = {clip: None for prompt in self._prompts.values() for clip in prompt.clips}
         return [*literal, *sorted(self._words.values(), key=lambda clip: clip.name)]
 
     def recording(self, clip: Clip) -> Path:
@@ -221,19 +235,16 @@ class PromptCatalog:
     def _expand(
         self, prompt_id: str, variables: Mapping[str, Any]
     ) -> list[tuple[Clip | Readout, list[str]]]:
-        """Each piece of the prompt with the readout words it says (none for a literal)."""
-        prompt = self.prompt(prompt_id)
-        missing = prompt.variables - variables.keys()
-        if missing:
-            needed = ", ".join(sorted(missing))
-            raise PromptError(f"prompt '{prompt_id}' needs variable(s) {needed}")
+        """Each piece the prompt says with these variables, with its readout words."""
         expanded: list[tuple[Clip | Readout, list[str]]] = []
-        for piece in prompt.pieces:
+        for piece in self.prompt(prompt_id).recipe(variables):
             if isinstance(piece, Clip):
                 expanded.append((piece, []))
                 continue
+            if piece.value is None or isinstance(piece.value, jinja2.Undefined):
+                raise PromptError(f"prompt '{prompt_id}' needs variable '{piece.variable}'")
             try:
-                words = READOUTS[piece.kind](variables[piece.variable], self.style)
+                words = READOUTS[piece.kind](piece.value, self.style)
             except ReadoutError as error:
                 raise PromptError(
                     f"prompt '{prompt_id}': variable '{piece.variable}' | {piece.kind}: {error}"
@@ -262,62 +273,76 @@ def read_prompt_file(path: Path) -> list[Prompt]:
 
 
 def parse_prompt(prompt_id: str, template: str, source: str = "<string>") -> Prompt:
-    """Split a template into literal clips and readouts with Jinja2's parser."""
+    """Split a template into clips and readouts with Jinja2's parser; compile the recipe."""
+    where = f"{source}: prompt '{prompt_id}'"
     try:
-        tree = jinja2.Environment().parse(template)
+        tree = _ENVIRONMENT.parse(template)
     except jinja2.TemplateSyntaxError as error:
-        raise PromptError(f"{source}: prompt '{prompt_id}': {error.message}") from None
-    fragments: list[str | Readout] = []
-    for node in tree.body:
-        if not isinstance(node, jinja2.nodes.Output):
-            raise PromptError(
-                f"{source}: prompt '{prompt_id}': only text and {{{{ variable | readout }}}} "
-                f"are allowed, not a {type(node).__name__} block"
-            )
-        fragments.extend(_fragment(prompt_id, source, child) for child in node.nodes)
-    has_readouts = any(isinstance(fragment, Readout) for fragment in fragments)
-    pieces: list[Clip | Readout] = []
-    for fragment in _merge_literals(fragments):
-        if isinstance(fragment, Readout):
-            pieces.append(fragment)
-        elif text := " ".join(fragment.split()):
-            literal_count = sum(isinstance(piece, Clip) for piece in pieces) + 1
-            name = f"{prompt_id}.{literal_count}" if has_readouts else prompt_id
-            pieces.append(Clip(name, text))
-    if not pieces:
-        raise PromptError(f"{source}: prompt '{prompt_id}' is empty")
-    return Prompt(prompt_id, template, source, tuple(pieces))
+        raise PromptError(f"{where}: {error.message}") from None
+    texts: list[str] = []
+    for output in tree.find_all(jinja2.nodes.Output):
+        output.nodes = [
+            marked for node in output.nodes if (marked := _mark(node, texts, where)) is not None
+        ]
+    readouts = list(tree.find_all(jinja2.nodes.Filter))
+    if not texts and not readouts:
+        raise PromptError(f"{where} has nothing to say")
+    plain = len(texts) == 1 and not readouts and len(tree.body) == 1
+    clips = tuple(
+        Clip(prompt_id if plain else f"{prompt_id}.{number}", text)
+        for number, text in enumerate(texts, start=1)
+    )
+    variables = frozenset(jinja2.meta.find_undeclared_variables(tree))
+    compiled = _ENVIRONMENT.template_class.from_code(
+        _ENVIRONMENT, _ENVIRONMENT.compile(tree), _ENVIRONMENT.make_globals(None)
+    )
+    return Prompt(prompt_id, source, clips, variables, compiled)
 
 
-def _fragment(prompt_id: str, source: str, node: jinja2.nodes.Node) -> str | Readout:
+def _mark(node: jinja2.nodes.Node, texts: list[str], where: str) -> jinja2.nodes.Node | None:
+    """A text node becomes its clip's marker; a readout gets its variable name as argument."""
     if isinstance(node, jinja2.nodes.TemplateData):
-        return node.data
+        text = fold_whitespace(node.data)
+        if not text:
+            return None
+        texts.append(text)
+        return jinja2.nodes.TemplateData(f"{_CLIP_MARK}{len(texts) - 1}{_END_MARK}")
     if (
         isinstance(node, jinja2.nodes.Filter)
         and isinstance(node.node, jinja2.nodes.Name)
         and node.name in READOUTS
         and not (node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
     ):
-        return Readout(node.node.name, node.name)
+        node.args = [jinja2.nodes.Const(node.node.name)]
+        return node
     raise PromptError(
-        f"{source}: prompt '{prompt_id}': every {{{{ }}}} must be one variable through one "
-        f"readout filter ({', '.join(READOUTS)}), e.g. {{{{ id_number | id_number }}}}"
+        f"{where}: every {{{{ }}}} must be one variable through one readout filter "
+        f"({', '.join(READOUTS)}), e.g. {{{{ id_number | id_number }}}}"
     )
 
 
-def _merge_literals(fragments: list[str | Readout]) -> list[str | Readout]:
-    """Adjacent text nodes (Jinja2 may split them) become one literal."""
-    merged: list[str | Readout] = []
-    for fragment in fragments:
-        if isinstance(fragment, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += fragment
-        else:
-            merged.append(fragment)
-    return merged
+def fold_whitespace(text: str) -> str:
+    """YAML line folding leaves spaces inside Chinese text; keep them only between Latin words."""
+    text = " ".join(text.split())
+    return re.sub(r" ?([^\x00-\x7f]) ?", r"\1", text)
 
 
-def _is_id_number(piece: Readout, value: Any) -> bool:
+def _readout_marker(kind: str) -> Callable[..., str]:
+    @jinja2.pass_context
+    def mark(context: jinja2.runtime.Context, value: Any, variable: str) -> str:
+        readouts: list[Readout] = context[_READOUTS_VARIABLE]
+        readouts.append(Readout(variable, kind, value))
+        return f"{_READOUT_MARK}{len(readouts) - 1}{_END_MARK}"
+
+    return mark
+
+
+_ENVIRONMENT = jinja2.Environment(autoescape=False, keep_trailing_newline=False)
+_ENVIRONMENT.filters.update({kind: _readout_marker(kind) for kind in READOUTS})
+
+
+def _is_id_number(piece: Readout) -> bool:
     """ID numbers are masked in text, whichever filter reads them out."""
     return piece.kind == "id_number" or (
-        piece.kind == "digits" and len(str(value)) in ID_NUMBER_LENGTHS
+        piece.kind == "digits" and len(str(piece.value)) in ID_NUMBER_LENGTHS
     )

@@ -1,0 +1,50 @@
+"""`python -m ivr prompts build|check`: make or verify the prompt recordings.
+
+build [--force] [--keep-unused]   synthesize missing or stale recordings (espeak-ng), then
+                                  commit prompts/tts/ so the IVR itself never needs TTS
+check                             list prompts without a recording; exit 1 if any
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ivr.config import ConfigError, load_config
+from ivr.media.prompt_catalog import PromptCatalog, PromptError, PromptSettings
+from ivr.media.tts import TtsError, TtsSettings, build
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ivr prompts", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--config", help="config file (default: config/ivr.yaml or $IVR_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="synthesize missing or stale recordings")
+    build_parser.add_argument("--force", action="store_true", help="resynthesize every clip")
+    build_parser.add_argument(
+        "--keep-unused", action="store_true", help="keep synthesized files no prompt uses"
+    )
+    commands.add_parser("check", help="list clips that have no recording")
+    args = parser.parse_args(argv)
+
+    try:
+        config = load_config(args.config)
+        catalog = PromptCatalog.from_settings(PromptSettings.from_config(config))
+        if args.command == "check":
+            missing = catalog.missing_recordings()
+            for clip in missing:
+                print(f"missing recording: {clip.name}: {clip.text}")
+            print(f"{len(catalog.clips())} clips, {len(missing)} without a recording")
+            return 1 if missing else 0
+        build(
+            catalog,
+            TtsSettings.from_section(config.section("prompts")),
+            force=args.force,
+            prune=not args.keep_unused,
+        )
+    except (ConfigError, PromptError, TtsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
