@@ -1,0 +1,112 @@
+"""What the SIP user agent tells the call layer, as small immutable events.
+
+Every call ends with exactly one terminal event: `CallEnded`, `CallCancelled` (incoming call
+cancelled by the caller before it was answered) or `OutgoingFailed` (a call the IVR placed was
+never answered). That holds whoever ended the call, so the call layer cleans up in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ivr.sip.message import Request
+
+
+@dataclass(frozen=True)
+class CallHandle:
+    """Names one call for the call layer; opaque apart from `call_id` (for logs)."""
+
+    call_id: str
+    local_tag: str
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """A new INVITE: answer with `UserAgent.answer`, `ringing` first if it takes a while."""
+
+    call: CallHandle
+    request: Request
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class CallConfirmed:
+    """The ACK for our 2xx arrived: media may flow both ways."""
+
+    call: CallHandle
+
+
+@dataclass(frozen=True)
+class CallCancelled:
+    """The caller sent CANCEL before we answered; the INVITE got 487."""
+
+    call: CallHandle
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """The dialog is over.
+
+    reason: "bye" (the peer hung up), "bye-sent" (we hung up), "ack-timeout" (our 2xx was never
+    acknowledged; we sent BYE), "rejected" (we refused the INVITE), "timeout" (our request in the
+    dialog got no answer).
+    """
+
+    call: CallHandle
+    reason: str
+
+
+@dataclass(frozen=True)
+class DtmfInfo:
+    """A key press sent as SIP INFO (application/dtmf-relay or application/dtmf)."""
+
+    call: CallHandle
+    digit: str
+    duration_ms: int | None
+
+
+@dataclass(frozen=True)
+class Reinvite:
+    """A re-INVITE (hold, resume, new media address): reply with answer_/reject_reinvite."""
+
+    call: CallHandle
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingRinging:
+    """The far end of a call we placed is alerting (first 180/183)."""
+
+    call: CallHandle
+
+
+@dataclass(frozen=True)
+class OutgoingAnswered:
+    """A call we placed was answered (2xx, already ACKed); `sdp` is the answer."""
+
+    call: CallHandle
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingFailed:
+    """A call we placed ended before it was answered (final non-2xx, 408 on timeout)."""
+
+    call: CallHandle
+    status: int
+    reason: str
+
+
+Event = (
+    IncomingCall
+    | CallConfirmed
+    | CallCancelled
+    | CallEnded
+    | DtmfInfo
+    | Reinvite
+    | OutgoingRinging
+    | OutgoingAnswered
+    | OutgoingFailed
+)
