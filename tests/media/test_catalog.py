@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.config import load_config
+from ivr.media.frames import load_frames
 from ivr.media.prompt_catalog import (
     Clip,
     PromptCatalog,
@@ -19,6 +20,7 @@ from ivr.media.prompt_catalog import (
     text_hash,
 )
 from ivr.media.readout import ReadoutStyle
+from ivr.rtp.g711 import codec_named
 
 ID = "11010519491231002X"
 
@@ -229,3 +231,14 @@ def test_every_shipped_prompt_has_a_committed_8khz_mono_recording() -> None:
         with wave.open(str(catalog.recording(clip))) as recording:
             assert (recording.getframerate(), recording.getnchannels()) == (8000, 1), clip
             assert recording.getsampwidth() == 2 and recording.getnframes() > 0, clip
+
+
+def test_an_id_read_back_plays_through_the_shared_frame_cache() -> None:
+    """The lead joins segments as frames: every segment encodes to whole 20 ms payloads."""
+    catalog = PromptCatalog.from_settings(PromptSettings())
+    readback = next(i for i in catalog.ids() if "id_number" in catalog.prompt(i).variables)
+    segments = catalog.segments(readback, {"id_number": ID})
+    frames = [load_frames(path, codec_named("PCMU")) for path in segments]
+    assert len(segments) >= 18 and all(frames)
+    assert {len(payload) for clip in frames for payload in clip} == {160}
+    assert sum(map(len, frames)) * 0.02 > 18 * 0.15  # 18 characters, each audible
