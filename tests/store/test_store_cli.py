@@ -1,0 +1,77 @@
+"""`python -m ivr db ...` on the embedded defaults, configured through a settings file."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ivr.actions.card_rules import CardState
+from ivr.actions.id_number import check_id_number
+from ivr.config import load_config
+from ivr.store.cli import main
+from ivr.store.db import open_database
+from ivr.store.demo import DEMO_PEOPLE
+from ivr.store.models import AuditEntry, Card, PinCredential
+
+LOSS_DEMO = next(p for p in DEMO_PEOPLE if p.name == "杨磊").id_number
+LOCKED_DEMO = next(p for p in DEMO_PEOPLE if p.name == "周杰").id_number
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("IVR_DATABASE_URL", "IVR_REDIS_URL", "IVR_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "ivr.yaml"
+    path.write_text(f"store:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
+    return path
+
+
+def test_demo_people_have_valid_ids_and_cover_every_state() -> None:
+    assert all(check_id_number(p.id_number).ok for p in DEMO_PEOPLE)
+    assert any(p.id_number.endswith("X") for p in DEMO_PEOPLE)
+    states = {card.state for p in DEMO_PEOPLE for card in p.cards}
+    assert states == set(CardState) - {CardState.TEMPORARY_LOSS}  # that one is a deadline
+    assert any(card.temporary_loss_days_ago for p in DEMO_PEOPLE for card in p.cards)
+
+
+def test_upgrade_then_seed_demo_prints_every_journey_once(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config_file), "upgrade"]) == 0
+    assert main(["--config", str(config_file), "seed-demo"]) == 0
+    table = capsys.readouterr().out
+    for person in DEMO_PEOPLE:
+        assert person.id_number in table
+    assert "临时挂失" in table
+    assert main(["--config", str(config_file), "seed-demo"]) == 0  # idempotent
+    assert capsys.readouterr().out.count("already present") == len(DEMO_PEOPLE)
+    db = open_database(load_config(config_file).store)
+    with db.reading() as session:
+        cards = list(session.scalars(select(Card)))
+        credentials = list(session.scalars(select(PinCredential)))
+    db.dispose()
+    assert len(cards) == sum(len(p.cards) for p in DEMO_PEOPLE)
+    assert all(c.pin_hash.startswith("scrypt$") for c in credentials)
+
+
+def test_counter_commands_act_and_are_audited(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--config", str(config_file)]
+    main([*args, "seed-demo"])
+    assert main([*args, "formal-loss", LOSS_DEMO]) == 0
+    assert main([*args, "release", LOSS_DEMO]) == 0
+    assert main([*args, "release", LOSS_DEMO]) == 1  # nothing left to release
+    assert main([*args, "unlock", LOCKED_DEMO, "--operator", "window-3"]) == 0
+    assert main([*args, "sweep"]) == 0
+    out = capsys.readouterr().out
+    assert "released status_text=正常" in out
+    assert "not_lost" in out
+    db = open_database(load_config(config_file).store)
+    with db.reading() as session:
+        audit = [
+            (a.action, a.outcome, a.channel, a.caller) for a in session.scalars(select(AuditEntry))
+        ]
+    db.dispose()
+    assert ("formal_loss", "reported", "counter", "counter") in audit
+    assert ("unlock", "unlocked", "counter", "window-3") in audit
