@@ -160,7 +160,7 @@ class InbandDtmfBank:
             self._keys, self._owners, loose.tolist(), strict.tolist(), strict=True
         ):
             key = state.advance(lo, st)
-            if key is not None:
+            if key is not None and self._states.get(call) is state:  # not forgotten meanwhile
                 found.append((call, key))
         self._owners.clear()
         self._keys.clear()

@@ -164,3 +164,13 @@ def test_synthesized_speech_yields_no_digits(voice, tmp_path: Path):
     for gain in (0.5, 1.0, 2.0):
         loud = np.clip(pcm * gain, -32768, 32767)
         assert detect(through_pcmu(loud, rng, 30)) == ""
+
+
+def test_a_forgotten_call_reports_nothing_more():
+    rng = np.random.default_rng(13)
+    pcm = through_pcmu(tone("3", 100, rng), rng, 30)
+    bank = InbandDtmfBank()
+    for start in range(0, 480, 160):
+        bank.add("gone", pcm[start : start + 160])
+    bank.forget("gone")
+    assert bank.detect() == []
