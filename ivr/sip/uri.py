@@ -194,7 +194,7 @@ class NameAddr:
             quoted = QUOTED_STRING.match(text)
             if quoted is None:
                 raise ValueError("unterminated quoted display name")
-            display = unquote_string(quoted.group(0))
+            display = unquote_string(quoted.group(0)) or None
             rest = text[quoted.end() :].lstrip()
             if not rest.startswith("<"):
                 raise ValueError("quoted display name must be followed by <uri>")
