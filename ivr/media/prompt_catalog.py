@@ -285,6 +285,14 @@ def parse_prompt(prompt_id: str, template: str, source: str = "<string>") -> Pro
             marked for node in output.nodes if (marked := _mark(node, texts, where)) is not None
         ]
     readouts = list(tree.find_all(jinja2.nodes.Filter))
+    unknown = {node.name for node in readouts if node.name not in _ENVIRONMENT.filters}
+    unknown |= {
+        node.name
+        for node in tree.find_all(jinja2.nodes.Test)
+        if node.name not in _ENVIRONMENT.tests
+    }
+    if unknown:  # Jinja2 would only notice when a call takes that branch
+        raise PromptError(f"{where}: unknown filter or test {', '.join(sorted(unknown))}")
     if not texts and not readouts:
         raise PromptError(f"{where} has nothing to say")
     plain = len(texts) == 1 and not readouts and len(tree.body) == 1

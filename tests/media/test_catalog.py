@@ -153,6 +153,8 @@ def test_unreadable_value_names_the_variable_but_never_echoes_it(catalog: Prompt
         ("号码{{ a.b | digits }}", "one readout filter"),
         ("号码{{ n | digits ", "unexpected end of template"),
         ("   ", "has nothing to say"),
+        ("{% if n is nosuch %}是{% endif %}", "unknown filter or test nosuch"),
+        ("{% if n | nosuch %}是{% endif %}", "unknown filter or test nosuch"),
         ("{{ n | digits | date }}", "one readout filter"),
     ],
 )
@@ -242,3 +244,10 @@ def test_an_id_read_back_plays_through_the_shared_frame_cache() -> None:
     assert len(segments) >= 18 and all(frames)
     assert {len(payload) for clip in frames for payload in clip} == {160}
     assert sum(map(len, frames)) * 0.02 > 18 * 0.15  # 18 characters, each audible
+
+
+def test_a_template_that_fails_while_rendering_is_a_prompt_error() -> None:
+    catalog = PromptCatalog({"p": parse_prompt("p", "{% if tries > 3 %}多{% endif %}次")})
+    assert catalog.text("p", {"tries": 5}) == "多次"
+    with pytest.raises(PromptError, match="prompt 'p' cannot be rendered"):
+        catalog.segments("p", {"tries": "five"})
