@@ -133,7 +133,9 @@ def check_pin(
 
     Wrong tries are counted per local calendar day in Redis (atomic across calls and nodes); the
     try that reaches the limit locks the card in the database, which is the authority: only a
-    counter unlocks it. Every check is recorded as a `PinAttempt`.
+    counter unlocks it. Every check is recorded as a `PinAttempt`. A wrong try stays counted
+    even if the commit then fails: the wrong PIN was really typed, and guessing must not get
+    cheaper when the database is struggling.
     """
     limit = ctx.settings.pin.max_wrong_per_day
     if card.pin_locked_at is not None:

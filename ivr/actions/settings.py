@@ -80,11 +80,14 @@ def parse_action_settings(section: Mapping[str, Any]) -> ActionSettings:
     )
 
     pin_raw = section.get("pin") or {}
+    scrypt_n = _positive(pin_raw.get("scrypt_n", PinPolicy.scrypt_n), "actions.pin.scrypt_n")
+    if scrypt_n < 2 or scrypt_n & (scrypt_n - 1):
+        raise ConfigError(f"actions.pin.scrypt_n must be a power of two, not {scrypt_n}")
     pin = PinPolicy(
         max_wrong_per_day=_positive(
             pin_raw.get("max_wrong_per_day", 6), "actions.pin.max_wrong_per_day"
         ),
-        scrypt_n=_positive(pin_raw.get("scrypt_n", PinPolicy.scrypt_n), "actions.pin.scrypt_n"),
+        scrypt_n=scrypt_n,
         scrypt_r=_positive(pin_raw.get("scrypt_r", PinPolicy.scrypt_r), "actions.pin.scrypt_r"),
         scrypt_p=_positive(pin_raw.get("scrypt_p", PinPolicy.scrypt_p), "actions.pin.scrypt_p"),
     )

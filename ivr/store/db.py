@@ -76,10 +76,6 @@ class Database:
         self._writing = sessionmaker(writer, expire_on_commit=False)
         self._reading = sessionmaker(engine, expire_on_commit=False)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back if it raises."""

@@ -36,6 +36,7 @@ def test_city_rules_are_configuration() -> None:
         ({"calendar": {"holidays": ["1 May"]}}, "actions.calendar.holidays"),
         ({"timezone": "Mars/Olympus"}, "actions.timezone"),
         ({"pin": {"max_wrong_per_day": "six"}}, "actions.pin.max_wrong_per_day"),
+        ({"pin": {"scrypt_n": 1000}}, "actions.pin.scrypt_n"),
     ],
 )
 def test_bad_settings_name_the_setting(section: dict, named: str) -> None:
