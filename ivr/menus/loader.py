@@ -48,6 +48,7 @@ from ivr.menus.validators import VALIDATORS
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 _REQUIRED: Any = object()
+_TOP = "the menu file"
 _constructor = yaml.constructor.SafeConstructor()
 
 TOP_FIELDS = {"menu", "start", "globals", "intents", "defaults", "actions", "service", "nodes"}
@@ -106,10 +107,17 @@ class Defaults:
 class _Fields:
     """The keys of one YAML mapping, with typed getters that report problems at the right line."""
 
-    def __init__(self, reader: _Reader, node: Any, where: str, allowed: set[str] | None) -> None:
+    def __init__(
+        self,
+        reader: _Reader,
+        node: Any,
+        where: str,
+        allowed: set[str] | None,
+        line: int | None = None,
+    ) -> None:
         self.reader = reader
         self.where = where
-        self.line = node.start_mark.line + 1
+        self.line = line or node.start_mark.line + 1
         self.values: dict[str, Any] = {}
         self.key_lines: dict[str, int] = {}
         if not isinstance(node, MappingNode):
@@ -218,7 +226,8 @@ class _Fields:
     def mapping(self, key: str) -> _Fields | None:
         if key not in self.values:
             return None
-        return _Fields(self.reader, self.values[key], f"{self.where}.{key}", None)
+        where = f"{self.where}.{key}" if self.where != _TOP else key
+        return _Fields(self.reader, self.values[key], where, None, self.line_of(key))
 
 
 class _Reader:
@@ -240,7 +249,7 @@ class _Reader:
     # --- sections ---------------------------------------------------------------------------
 
     def tree(self, root: Any, text: str) -> MenuTree:
-        top = _Fields(self, root, "the menu file", TOP_FIELDS)
+        top = _Fields(self, root, _TOP, TOP_FIELDS)
         name = top.text("menu")
         start = top.target("start")
         defaults = self.defaults(top.mapping("defaults"))
@@ -252,10 +261,11 @@ class _Reader:
         nodes: dict[str, Node] = {}
         section = top.mapping("nodes")
         if section is None:
-            self.problem(top.line, "the menu file: missing 'nodes'")
+            self.problem(top.line, f"{_TOP}: missing 'nodes'")
         else:
             for node_id, value in section.values.items():
-                node = self.node(node_id, _Fields(self, value, f"node '{node_id}'", None), defaults)
+                fields = _Fields(self, value, f"node '{node_id}'", None, section.line_of(node_id))
+                node = self.node(node_id, fields, defaults)
                 if node is not None:
                     nodes[node_id] = node
         return MenuTree(

@@ -116,7 +116,7 @@ def _spans(value: Any, name: str) -> tuple[Span, ...]:
     for text in value:
         try:
             start_text, end_text = str(text).split("-")
-            start, end = dt.time.fromisoformat(start_text), dt.time.fromisoformat(end_text)
+            start, end = (dt.datetime.strptime(t, "%H:%M").time() for t in (start_text, end_text))
         except ValueError:
             raise ConfigError(f"service.{name}: expected HH:MM-HH:MM, not {text!r}") from None
         if start >= end:
