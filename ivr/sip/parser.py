@@ -138,7 +138,7 @@ class StreamFramer:
         while True:
             skipped = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
             del self._buffer[:skipped]
-            end = _HEADER_END.search(self._buffer)
+            end = _HEADER_END.search(self._buffer, 0, MAX_HEADER_BYTES + 4)
             if end is None:
                 if len(self._buffer) > MAX_HEADER_BYTES:
                     raise FramingError("header section too long")

@@ -84,3 +84,9 @@ def test_endless_header_section_is_a_framing_error():
     with pytest.raises(FramingError):
         for _ in range(MAX_HEADER_BYTES // 1000 + 2):
             framer.feed(b"X-Filler: " + b"x" * 990 + b"\r\n")
+
+
+def test_oversized_header_section_is_refused_even_when_complete():
+    huge = ONE.replace(b"CSeq:", b"X-Filler: " + b"x" * MAX_HEADER_BYTES + b"\r\nCSeq:")
+    with pytest.raises(FramingError):
+        StreamFramer().feed(huge)
