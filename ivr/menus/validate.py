@@ -22,8 +22,10 @@ from ivr.menus.schema import (
     VARIABLE,
     ActionNode,
     CollectNode,
+    ConfirmNode,
     Link,
     MenuError,
+    MenuNode,
     MenuProblem,
     MenuTree,
     Node,
@@ -70,6 +72,9 @@ def validate_menu(
             _check_action_node(tree, node, problem)
         if isinstance(node, (CollectNode, PlayNode)) and node.next == node.id:
             problem(node.line, f"node '{node.id}': 'next' goes back to itself, a loop")
+        waits = isinstance(node, MenuNode | CollectNode | ConfirmNode)
+        if waits and node.input.on_failure == node.id:
+            problem(node.line, f"node '{node.id}': 'on_failure' goes back to itself, a loop")
 
     if actions is not None:
         for spec in tree.actions.values():

@@ -262,6 +262,14 @@ def test_action_gets_the_collected_values_and_branches_on_its_outcome(call: Fake
     assert call.playing.prompts[0].variables["status_text"] == "正常"
 
 
+def test_action_params_may_rename_variables() -> None:
+    text = MINI_MENU.replace("lookup: {params: [id_number]", "lookup: {params: [id]")
+    text = text.replace("    params: [id_number]\n", "    params: {id: id_number}\n")
+    call = FakeCall(tree_from(text))
+    call.start()
+    assert dict(confirmed_lookup(call).params) == {"id": VALID_ID}
+
+
 def test_keys_while_an_action_runs_are_ignored(call: FakeCall) -> None:
     confirmed_lookup(call)
     assert call.press("1") == []

@@ -118,6 +118,15 @@ CASES = [
         "node 'notice': 'next' goes back to itself, a loop",
     ),
     (
+        "an exit that leads back to the same menu",
+        broken(
+            "sub: {kind: menu, greet_long: sub_keys,",
+            "sub: {kind: menu, on_failure: sub, greet_long: sub_keys,",
+        ),
+        "sub: {kind",
+        "node 'sub': 'on_failure' goes back to itself, a loop",
+    ),
+    (
         "global key that is not on a phone",
         broken('"9": main', '"X": main'),
         "globals:",
