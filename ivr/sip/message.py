@@ -25,7 +25,7 @@ from ivr.sip.parser import (
     frame_body,
     split_datagram,
 )
-from ivr.sip.uri import TOKEN_CHARS, NameAddr, SipUri, Via, parse_uri
+from ivr.sip.uri import TOKEN, TOKEN_CHARS, NameAddr, SipUri, Via, parse_uri
 
 __all__ = [
     "FramingError",
@@ -169,7 +169,7 @@ def _parse_response(raw: RawMessage) -> Response:
     if line is None or line.group(1) != "SIP/2.0":
         raise SipParseError(f"malformed Status-Line {raw.start_line[:60]!r}", status=None)
     response = Response(int(line.group(2)), line.group(3) or "", Headers(raw.fields))
-    problem = _framing_problem(raw, response) or _header_problem(response)
+    problem = _body_problem(raw, response) or _header_problem(response)
     if problem:
         raise SipParseError(problem, status=None)
     return response
@@ -179,22 +179,21 @@ def _parse_request(raw: RawMessage) -> Request:
     line = _REQUEST_LINE.fullmatch(raw.start_line)
     if line is None:
         words = raw.start_line.split()
-        if not words or not re.fullmatch(f"[{TOKEN_CHARS}]+", words[0]):
+        if not words or not TOKEN.fullmatch(words[0]):
             raise SipParseError(f"not a SIP message: {raw.start_line[:60]!r}", status=None)
         partial = Request(words[0], words[1] if len(words) > 1 else "", Headers(raw.fields))
         raise SipParseError("malformed Request-Line", partial=partial)
     request = Request(line.group(1), line.group(2), Headers(raw.fields), version=line.group(3))
     problem = (
-        _framing_problem(raw, request)
-        or _header_problem(request)
-        or _request_uri_problem(request.uri)
+        _body_problem(raw, request) or _header_problem(request) or _request_uri_problem(request.uri)
     )
     if problem:
         raise SipParseError(problem, partial=request)
     return request
 
 
-def _framing_problem(raw: RawMessage, message: Request | Response) -> str | None:
+def _body_problem(raw: RawMessage, message: Request | Response) -> str | None:
+    """Frame the body into `message`; or say what is wrong with the header lines or framing."""
     if raw.problems:
         return raw.problems[0]
     try:

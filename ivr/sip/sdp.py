@@ -77,7 +77,8 @@ class _Session:
     media: list[_Media] = field(default_factory=list)
 
 
-_RTPMAP = re.compile(r"([0-9]+)\s+([^/\s]+)/([0-9]+)")
+_RTPMAP = re.compile(r"([0-9]{1,3})\s+([^/\s]+)/([0-9]{1,6})")
+_NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 def _parse(text: bytes) -> _Session:
@@ -117,9 +118,9 @@ def _parse_media_line(value: str) -> _Media:
     port_number = port.split("/")[0]  # "49170/2": a port count we do not use
     return _Media(
         kind=kind,
-        port=int(port_number) if port_number.isdigit() else 0,
+        port=int(port_number) if _NUMBER.fullmatch(port_number) and int(port_number) < 65536 else 0,
         proto=proto,
-        formats=[int(fmt) for fmt in formats if fmt.isdigit()],
+        formats=[int(fmt) for fmt in formats if _NUMBER.fullmatch(fmt)],
     )
 
 

@@ -94,7 +94,7 @@ def _split_hostport(text: str) -> tuple[str, int | None]:
         raise ValueError(f"invalid host: {text!r}")
     if not rest:
         return host, None
-    if not rest.startswith(":") or not rest[1:].isdigit() or int(rest[1:]) > 65535:
+    if not re.fullmatch(r":[0-9]{1,5}", rest) or int(rest[1:]) > 65535:
         raise ValueError(f"invalid port: {text!r}")
     return host, int(rest[1:])
 

@@ -102,7 +102,12 @@ SDP_LINES = st.sampled_from(
 
 
 @FUZZ
-@given(st.lists(st.one_of(SDP_LINES, st.binary(max_size=30)), max_size=15))
+@given(
+    st.lists(
+        st.one_of(SDP_LINES, st.binary(max_size=30), st.text(max_size=30).map(str.encode)),
+        max_size=15,
+    )
+)
 def test_any_sdp_yields_a_choice_or_no_common_codec(lines):
     try:
         choice = negotiate(b"\r\n".join(lines))
