@@ -28,7 +28,7 @@ class RtpInput:
 
     __slots__ = ("_codec", "_pcm", "digits", "payload")
 
-    def __init__(self, digits: list[str], payload: bytes | None, codec: Codec | None) -> None:
+    def __init__(self, digits: tuple[str, ...], payload: bytes | None, codec: Codec | None) -> None:
         self.digits = digits
         self.payload = payload
         self._codec = codec
@@ -42,7 +42,7 @@ class RtpInput:
         return self._pcm
 
 
-NOTHING: Final = RtpInput([], None, None)
+NOTHING: Final = RtpInput((), None, None)
 
 
 class RtpSession:
@@ -72,10 +72,10 @@ class RtpSession:
         except RtpParseError:
             return NOTHING
         if packet.payload_type == self.payload_type:
-            result = RtpInput([], packet.payload, self.codec)
+            result = RtpInput((), packet.payload, self.codec)
         elif packet.payload_type == self.telephone_event_pt:
             digit = self._events.feed(packet.ssrc, packet.timestamp, packet.payload)
-            result = RtpInput([digit] if digit else [], None, None)
+            result = RtpInput((digit,) if digit else (), None, None)
         else:
             return NOTHING
         self.remote = source

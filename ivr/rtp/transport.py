@@ -1,7 +1,8 @@
 """The RTP socket of one call (Twisted, the edge): datagrams in with their reception time, out.
 
 Everything else about RTP is sans-I/O (`ivr.rtp.session`); this module only binds a port from the
-pool, stamps each datagram with `monotonic()` and writes packets.
+pool, stamps each datagram with `monotonic()` and writes packets. The RTCP port (RTP + 1) stays
+reserved in the pool but unbound: we neither send nor need RTCP reports.
 """
 
 from __future__ import annotations
@@ -51,10 +52,14 @@ class RtpEndpoint:
     protocol: RtpProtocol
     listening: IListeningPort
     pool: RtpPortPool
+    closed: bool = False
 
     def close(self) -> None:
-        self.listening.stopListening()
-        self.pool.release(self.port)
+        """Unbind and return the port to the pool; closing twice is harmless."""
+        if not self.closed:
+            self.closed = True
+            self.listening.stopListening()
+            self.pool.release(self.port)
 
 
 def listen_rtp(

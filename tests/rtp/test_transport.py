@@ -43,6 +43,7 @@ def test_datagrams_arrive_with_source_and_reception_time_and_replies_go_out():
             assert caller.recvfrom(100) == (b"back", ("127.0.0.1", endpoint.port))
     finally:
         endpoint.close()
+    endpoint.close()
     assert endpoint.port == low
     assert pool.available == 3
 
