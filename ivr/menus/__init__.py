@@ -1,1 +1,11 @@
-"""Menu trees as data: schema, validation and the per-call interpreter."""
+"""Menu trees as data: schema, validation and the per-call interpreter.
+
+load_menu(path, known_prompts=None, actions=None) -> MenuTree     (validate.py; MenuError)
+check_menu_text(text, file, ...) -> (MenuTree | None, [MenuProblem])
+LiveMenu(tree).reload(path) -> [MenuProblem]    the version new calls get (live.py)
+MenuRun(tree, wallclock=..., caller=..., call_ref=...)             (interpreter.py)
+    .start(now) / .handle(event, now) -> [Command]; .next_deadline(); .ended
+events.py: DigitPressed PromptFinished TimerExpired IntentHeard ActionCompleted TransferEnded
+           -> Play StopPlayback RunAction Transfer Hangup
+python -m ivr menus validate FILE                                  (cli.py)
+"""

@@ -8,6 +8,7 @@ an action, a stale prompt-finished, an early timer), which is what makes odd inp
 Theory of operation. A run is always at one node of one immutable `MenuTree` (the version the
 call started on; a newer version going live never touches it) and in one `State`:
 
+    NEW           not started yet
     PROMPTING     a prompt plays and keys are welcome (barge-in stops it; the key still counts)
     WAITING       the prompt ended; a deadline runs for the first (or next) key
     ANNOUNCING    a prompt plays and the node moves on when it ends (play, hangup, transfer)
@@ -67,6 +68,7 @@ _PATH_LENGTH = 40  # steps of the path kept for the agent's screen
 
 
 class State(Enum):
+    NEW = auto()
     PROMPTING = auto()
     WAITING = auto()
     ANNOUNCING = auto()
@@ -92,7 +94,7 @@ class MenuRun:
         self.wallclock = wallclock
         self.caller = caller
         self.call_ref = call_ref
-        self.state = State.ENDED  # until start()
+        self.state = State.NEW
         self.node: Node = tree.nodes[tree.start]
         self._out: list[Command] = []
         self._play_id: int | None = None  # the Play still sounding, if any

@@ -429,3 +429,10 @@ def test_a_run_starts_at_the_start_node_in_open_hours() -> None:
     call = FakeCall(tree_from(MINI_MENU), OPEN_HOURS)
     out = call.start()
     assert len(out) == 1 and isinstance(out[0], Play)
+
+
+def test_nothing_happens_before_start() -> None:
+    call = FakeCall(tree_from(MINI_MENU))
+    assert not call.run.ended
+    assert call.press("1") == []
+    assert call.run.next_deadline() is None
