@@ -174,3 +174,9 @@ def test_a_forgotten_call_reports_nothing_more():
         bank.add("gone", pcm[start : start + 160])
     bank.forget("gone")
     assert bank.detect() == []
+
+
+def test_tones_below_the_energy_gate_are_ignored():
+    rng = np.random.default_rng(14)
+    assert detect(through_pcmu(tone("8", 200, rng, amplitude=150), rng)) == ""
+    assert detect(through_pcmu(tone("8", 200, rng, amplitude=400), rng)) == "8"
