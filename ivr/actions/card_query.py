@@ -31,7 +31,7 @@ from ivr.actions.card_rules import (
     CardState,
     current_stage,
 )
-from ivr.actions.service import ActionContext, audit, card_state, current_card, parse_id
+from ivr.actions.service import ActionContext, OnCard, act_on_card, card_state
 
 NAME = "card_query"
 STATE_OUTCOMES = {
@@ -45,46 +45,32 @@ OUTCOMES = frozenset({*STATE_OUTCOMES.values(), "not_found", "invalid_id", UNAVA
 
 
 def card_query(ctx: ActionContext, request: ActionRequest) -> ActionResult:
-    now = ctx.clock()
-    id_number = parse_id(request.params.get("id_number", ""), ctx, now)
-    if isinstance(id_number, ActionResult):
-        return id_number
-    with ctx.db.transaction() as session:
-        card = current_card(session, id_number, for_update=False)
-        if card is None:
-            result = ActionResult("not_found")
-        else:
-            state = card_state(card, now)
-            stage, progress_text, progress_date = current_stage(
-                {column: getattr(card, column) for _, column, _ in STAGES}
-            )
-            values: dict[str, Any] = {
-                "status_text": state.value,
-                "advice_text": ADVICE_TEXT[state],
-                "electronic_text": (
-                    ELECTRONIC_TEXT[state] if card.electronic_issued else ELECTRONIC_NOT_ISSUED_TEXT
-                ),
-                "progress_stage": stage,
-                "progress_text": progress_text,
-                "progress_date": progress_date,
-                "bank": card.bank,
-                "card_tail": card.card_number[-4:],
-            }
-            if stage == "applied":
-                values["expected_ready_on"] = ctx.settings.calendar.add_working_days(
-                    card.applied_on, ctx.settings.card_production_working_days
-                )
-            if state is CardState.TEMPORARY_LOSS and card.temporary_loss_until is not None:
-                lapses_at = ctx.local_time(card.temporary_loss_until)
-                values.update(lapses_on=lapses_at.date(), lapses_at=lapses_at)
-            result = ActionResult(STATE_OUTCOMES[state], values)
-        audit(
-            session,
-            action=NAME,
-            outcome=result.outcome,
-            now=now,
-            request=request,
-            id_number=id_number,
-            card=card,
+    return act_on_card(ctx, request, _describe, for_update=False)
+
+
+def _describe(on: OnCard) -> ActionResult:
+    card, settings = on.card, on.ctx.settings
+    state = card_state(card, on.now)
+    stage, progress_text, progress_date = current_stage(
+        {column: getattr(card, column) for _, column, _ in STAGES}
+    )
+    values: dict[str, Any] = {
+        "status_text": state.value,
+        "advice_text": ADVICE_TEXT[state],
+        "electronic_text": (
+            ELECTRONIC_TEXT[state] if card.electronic_issued else ELECTRONIC_NOT_ISSUED_TEXT
+        ),
+        "progress_stage": stage,
+        "progress_text": progress_text,
+        "progress_date": progress_date,
+        "bank": card.bank,
+        "card_tail": card.card_number[-4:],
+    }
+    if stage == "applied":
+        values["expected_ready_on"] = settings.calendar.add_working_days(
+            card.applied_on, settings.card_production_working_days
         )
-    return result
+    if state is CardState.TEMPORARY_LOSS and card.temporary_loss_until is not None:
+        lapses_at = on.ctx.local_time(card.temporary_loss_until)
+        values.update(lapses_on=lapses_at.date(), lapses_at=lapses_at)
+    return ActionResult(STATE_OUTCOMES[state], values)

@@ -13,11 +13,9 @@ Outcomes:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ivr.actions.base import ActionRequest, ActionResult
 from ivr.actions.card_rules import (
@@ -26,73 +24,61 @@ from ivr.actions.card_rules import (
     CardState,
     released_state,
 )
-from ivr.actions.service import (
-    ActionContext,
-    audit,
-    card_state,
-    current_card,
-    parse_id,
-    pin_counter_key,
-)
+from ivr.actions.service import ActionContext, OnCard, act_on_card, card_state, pin_counter_key
 from ivr.actions.temporary_loss import end_temporary_report, open_temporary_report
 from ivr.store.models import Card, LossReport
 
 CHANNEL = "counter"
-CardOperation = Callable[[ActionContext, Session, Card, ActionRequest, dt.datetime], ActionResult]
 
 
-def _formal_loss(
-    ctx: ActionContext, session: Session, card: Card, request: ActionRequest, now: dt.datetime
-) -> ActionResult:
-    state = card_state(card, now)
+def _formal_loss(on: OnCard) -> ActionResult:
+    card = on.card
+    state = card_state(card, on.now)
     if state is CardState.FORMAL_LOSS:
         return ActionResult("already_formal")
     if state not in FORMAL_LOSS_FROM:
         return ActionResult("not_allowed", {"status_text": state.value})
-    report = open_temporary_report(session, card)
+    report = open_temporary_report(on.session, card)
     if report is not None:
-        lapsed = state is not CardState.TEMPORARY_LOSS
-        end_temporary_report(session, card, report, "lapsed" if lapsed else "superseded", now)
+        reason = "superseded" if state is CardState.TEMPORARY_LOSS else "lapsed"
+        end_temporary_report(on.session, card, report, reason, on.now)
     card.state = CardState.FORMAL_LOSS.value
-    session.add(
+    on.session.add(
         LossReport(
             card_id=card.id,
             kind="formal",
-            channel=request.channel,
-            caller=request.caller,
-            call_ref=request.call_ref,
-            reported_at=now,
+            channel=on.request.channel,
+            caller=on.request.caller,
+            call_ref=on.request.call_ref,
+            reported_at=on.now,
         )
     )
     return ActionResult("reported")
 
 
-def _release(
-    ctx: ActionContext, session: Session, card: Card, request: ActionRequest, now: dt.datetime
-) -> ActionResult:
-    if card_state(card, now) not in RELEASE_FROM:
+def _release(on: OnCard) -> ActionResult:
+    card = on.card
+    if card_state(card, on.now) not in RELEASE_FROM:
         return ActionResult("not_lost")
-    for report in session.scalars(
+    for report in on.session.scalars(
         select(LossReport).where(LossReport.card_id == card.id, LossReport.ended_at.is_(None))
     ):
-        report.ended_at = now
+        report.ended_at = on.now
         report.end_reason = "released"
     card.temporary_loss_until = None
     card.state = released_state(card.activated_on).value
     return ActionResult("released", {"status_text": card.state})
 
 
-def _unlock(
-    ctx: ActionContext, session: Session, card: Card, request: ActionRequest, now: dt.datetime
-) -> ActionResult:
-    if card.pin_locked_at is None:
+def _unlock(on: OnCard) -> ActionResult:
+    if on.card.pin_locked_at is None:
         return ActionResult("not_locked")
-    card.pin_locked_at = None
-    ctx.redis.delete(pin_counter_key(card, ctx.local_day(now)))
+    on.card.pin_locked_at = None
+    on.ctx.redis.delete(pin_counter_key(on.card, on.ctx.local_day(on.now)))
     return ActionResult("unlocked")
 
 
-OPERATIONS: dict[str, CardOperation] = {
+OPERATIONS: dict[str, Callable[[OnCard], ActionResult]] = {
     "formal_loss": _formal_loss,
     "release": _release,
     "unlock": _unlock,
@@ -100,38 +86,17 @@ OPERATIONS: dict[str, CardOperation] = {
 
 
 def counter_operation(
-    ctx: ActionContext, name: str, id_number_raw: str, operator: str = "counter"
+    ctx: ActionContext, name: str, id_number: str, operator: str = "counter"
 ) -> ActionResult:
     """Run one counter operation on the holder's current card, in one audited transaction."""
-    operation = OPERATIONS[name]
     request = ActionRequest(
         name=name,
-        params={},
+        params={"id_number": id_number},
         caller=operator,
         call_ref=f"{CHANNEL}:{operator}",
         channel=CHANNEL,
     )
-    now = ctx.clock()
-    id_number = parse_id(id_number_raw, ctx, now)
-    if isinstance(id_number, ActionResult):
-        return id_number
-    with ctx.db.transaction() as session:
-        card = current_card(session, id_number)
-        result = (
-            ActionResult("not_found")
-            if card is None
-            else operation(ctx, session, card, request, now)
-        )
-        audit(
-            session,
-            action=name,
-            outcome=result.outcome,
-            now=now,
-            request=request,
-            id_number=id_number,
-            card=card,
-        )
-    return result
+    return act_on_card(ctx, request, OPERATIONS[name], audit_values=frozenset({"status_text"}))
 
 
 def sweep_lapsed(ctx: ActionContext, batch: int = 500) -> int:

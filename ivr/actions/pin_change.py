@@ -20,24 +20,18 @@ Outcomes:
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy.orm import Session
-
 from ivr.actions.base import UNAVAILABLE, ActionRequest, ActionResult
 from ivr.actions.card_rules import PIN_CHANGE_IN
 from ivr.actions.pin_hash import hash_pin
 from ivr.actions.pin_rules import REASON_TEXT, weak_pin_reason
 from ivr.actions.service import (
     ActionContext,
+    OnCard,
     PinVerdict,
-    audit,
+    act_on_card,
     card_state,
     check_pin,
-    current_card,
-    parse_id,
 )
-from ivr.store.models import Card
 
 NAME = "pin_change"
 OUTCOMES = frozenset(
@@ -57,44 +51,18 @@ OUTCOMES = frozenset(
 
 
 def pin_change(ctx: ActionContext, request: ActionRequest) -> ActionResult:
-    now = ctx.clock()
-    id_number = parse_id(request.params.get("id_number", ""), ctx, now)
-    if isinstance(id_number, ActionResult):
-        return id_number
-    with ctx.db.transaction() as session:
-        card = current_card(session, id_number)
-        result = _decide(ctx, session, card, id_number, request, now)
-        detail = {k: v for k, v in result.values.items() if k in ("reason", "attempts_left")}
-        audit(
-            session,
-            action=NAME,
-            outcome=result.outcome,
-            now=now,
-            request=request,
-            id_number=id_number,
-            card=card,
-            detail=detail or None,
-        )
-    return result
+    return act_on_card(ctx, request, _change, audit_values=frozenset({"reason", "attempts_left"}))
 
 
-def _decide(
-    ctx: ActionContext,
-    session: Session,
-    card: Card | None,
-    id_number: str,
-    request: ActionRequest,
-    now: dt.datetime,
-) -> ActionResult:
-    if card is None:
-        return ActionResult("not_found")
+def _change(on: OnCard) -> ActionResult:
+    card, params = on.card, on.request.params
     if card.pin_locked_at is not None:
         return ActionResult("locked")
-    state = card_state(card, now)
+    state = card_state(card, on.now)
     if state not in PIN_CHANGE_IN:
         return ActionResult("not_allowed", {"status_text": state.value})
-    old_pin = request.params.get("old_pin", "")
-    verdict, left = check_pin(ctx, session, card, old_pin, purpose=NAME, request=request, now=now)
+    old_pin = params.get("old_pin", "")
+    verdict, left = check_pin(on, old_pin)
     if verdict is PinVerdict.LOCKED:
         return ActionResult("locked")
     if verdict is PinVerdict.WRONG:
@@ -103,15 +71,15 @@ def _decide(
     assert credential is not None  # a right PIN implies a credential
     if credential.is_initial:
         return ActionResult("initial_pin")
-    new_pin = request.params.get("new_pin", "")
-    if new_pin != request.params.get("new_pin_again", ""):
+    new_pin = params.get("new_pin", "")
+    if new_pin != params.get("new_pin_again", ""):
         return ActionResult("mismatch")
-    reason = weak_pin_reason(new_pin, old_pin, id_number)
+    reason = weak_pin_reason(new_pin, old_pin, on.id_number)
     if reason is not None:
         return ActionResult(
             "weak_pin", {"reason": reason.value, "reason_text": REASON_TEXT[reason]}
         )
-    credential.pin_hash = hash_pin(new_pin, ctx.settings.pin)
+    credential.pin_hash = hash_pin(new_pin, on.ctx.settings.pin)
     credential.is_initial = False
-    credential.changed_at = now
+    credential.changed_at = on.now
     return ActionResult("changed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -58,12 +59,54 @@ class ActionContext:
         return now.astimezone(self.settings.timezone)
 
 
-def parse_id(raw: str, ctx: ActionContext, now: dt.datetime) -> str | ActionResult:
-    """The normalized ID number, or the `invalid_id` result naming what is wrong with it."""
-    check = check_id_number(raw, today=ctx.local_day(now))
+@dataclass(frozen=True)
+class OnCard:
+    """One action's view of the card it acts on, inside the action's transaction."""
+
+    ctx: ActionContext
+    request: ActionRequest
+    session: Session
+    card: Card
+    id_number: str
+    now: dt.datetime
+
+
+def act_on_card(
+    ctx: ActionContext,
+    request: ActionRequest,
+    decide: Callable[[OnCard], ActionResult],
+    *,
+    for_update: bool = True,
+    audit_values: frozenset[str] = frozenset(),
+) -> ActionResult:
+    """The skeleton of every card action: check the ID, find and lock the card, decide, audit.
+
+    Outcomes it answers itself: `invalid_id` (values: `problem`; nothing is looked up, so
+    nothing is audited) and `not_found`. The result is returned only after the commit;
+    `audit_values` names result values worth keeping in the audit line (never secrets).
+    """
+    now = ctx.clock()
+    check = check_id_number(request.params.get("id_number", ""), today=ctx.local_day(now))
     if check.problem is not None:
         return ActionResult("invalid_id", {"problem": check.problem.value})
-    return check.number
+    with ctx.db.transaction() as session:
+        card = current_card(session, check.number, for_update=for_update)
+        if card is None:
+            result = ActionResult("not_found")
+        else:
+            result = decide(OnCard(ctx, request, session, card, check.number, now))
+        detail = {k: v for k, v in result.values.items() if k in audit_values}
+        audit(
+            session,
+            action=request.name,
+            outcome=result.outcome,
+            now=now,
+            request=request,
+            id_number=check.number,
+            card=card,
+            detail=detail or None,
+        )
+    return result
 
 
 def current_card(session: Session, id_number: str, *, for_update: bool = True) -> Card | None:
@@ -119,17 +162,8 @@ def pin_counter_key(card: Card, day: dt.date) -> str:
     return f"{PIN_COUNTER_PREFIX}:{card.id}:{day:%Y%m%d}"
 
 
-def check_pin(
-    ctx: ActionContext,
-    session: Session,
-    card: Card,
-    pin: str,
-    *,
-    purpose: str,
-    request: ActionRequest,
-    now: dt.datetime,
-) -> tuple[PinVerdict, int]:
-    """Check the social-security PIN of a locked card row: (verdict, wrong tries left today).
+def check_pin(on: OnCard, pin: str) -> tuple[PinVerdict, int]:
+    """Check the social-security PIN of the card: (verdict, wrong tries left today).
 
     Wrong tries are counted per local calendar day in Redis (atomic across calls and nodes); the
     try that reaches the limit locks the card in the database, which is the authority: only a
@@ -137,18 +171,19 @@ def check_pin(
     even if the commit then fails: the wrong PIN was really typed, and guessing must not get
     cheaper when the database is struggling.
     """
+    ctx, card, request, now = on.ctx, on.card, on.request, on.now
     limit = ctx.settings.pin.max_wrong_per_day
     if card.pin_locked_at is not None:
         return PinVerdict.LOCKED, 0
     right = card.pin is not None and verify_pin(pin, card.pin.pin_hash)
     day = ctx.local_day(now)
-    session.add(
+    on.session.add(
         PinAttempt(
             card_id=card.id,
             at=now,
             local_day=day,
             success=right,
-            purpose=purpose,
+            purpose=request.name,
             channel=request.channel,
             caller=request.caller,
             call_ref=request.call_ref,

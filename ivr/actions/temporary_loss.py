@@ -29,12 +29,12 @@ from ivr.actions.base import UNAVAILABLE, ActionRequest, ActionResult
 from ivr.actions.card_rules import TEMPORARY_LOSS_FROM, CardState, temporary_loss_expiry
 from ivr.actions.service import (
     ActionContext,
+    OnCard,
     PinVerdict,
+    act_on_card,
     audit,
     card_state,
     check_pin,
-    current_card,
-    parse_id,
 )
 from ivr.store.models import Card, LossReport
 
@@ -78,74 +78,42 @@ def end_temporary_report(
 
 
 def temporary_loss(ctx: ActionContext, request: ActionRequest) -> ActionResult:
-    now = ctx.clock()
-    id_number = parse_id(request.params.get("id_number", ""), ctx, now)
-    if isinstance(id_number, ActionResult):
-        return id_number
-    with ctx.db.transaction() as session:
-        card = current_card(session, id_number)
-        result = _decide(ctx, session, card, request, now)
-        audit(
-            session,
-            action=NAME,
-            outcome=result.outcome,
-            now=now,
-            request=request,
-            id_number=id_number,
-            card=card,
-            detail={"lapses_at": result.values["lapses_at"]}
-            if "lapses_at" in result.values
-            else None,
-        )
-    return result
+    return act_on_card(ctx, request, _report, audit_values=frozenset({"lapses_at"}))
 
 
-def _decide(
-    ctx: ActionContext,
-    session: Session,
-    card: Card | None,
-    request: ActionRequest,
-    now: dt.datetime,
-) -> ActionResult:
-    if card is None:
-        return ActionResult("not_found")
-    policy = ctx.settings.temporary_loss
-    if policy.require_pin:
-        verdict, left = check_pin(
-            ctx,
-            session,
-            card,
-            request.params.get("pin", ""),
-            purpose=NAME,
-            request=request,
-            now=now,
-        )
+def _report(on: OnCard) -> ActionResult:
+    card, settings = on.card, on.ctx.settings
+    if settings.temporary_loss.require_pin:
+        pin = on.request.params.get("pin", "")
+        verdict, left = check_pin(on, pin)
         if verdict is PinVerdict.LOCKED:
             return ActionResult("locked")
         if verdict is PinVerdict.WRONG:
             return ActionResult("wrong_pin", {"attempts_left": left})
-    state = card_state(card, now)
+    state = card_state(card, on.now)
     if state is CardState.TEMPORARY_LOSS and card.temporary_loss_until is not None:
-        return ActionResult("already_reported", _lapse_values(ctx, card.temporary_loss_until))
+        return ActionResult("already_reported", _lapse_values(on.ctx, card.temporary_loss_until))
     if state not in TEMPORARY_LOSS_FROM:
         return ActionResult("not_allowed", {"status_text": state.value})
-    stale = open_temporary_report(session, card)
+    stale = open_temporary_report(on.session, card)
     if stale is not None:  # an earlier loss lapsed and the sweeper has not recorded it yet
-        end_temporary_report(session, card, stale, "lapsed", now)
-    expires_at = temporary_loss_expiry(now, policy, ctx.settings.calendar, ctx.settings.timezone)
+        end_temporary_report(on.session, card, stale, "lapsed", on.now)
+    expires_at = temporary_loss_expiry(
+        on.now, settings.temporary_loss, settings.calendar, settings.timezone
+    )
     card.temporary_loss_until = expires_at
-    session.add(
+    on.session.add(
         LossReport(
             card_id=card.id,
             kind="temporary",
-            channel=request.channel,
-            caller=request.caller,
-            call_ref=request.call_ref,
-            reported_at=now,
+            channel=on.request.channel,
+            caller=on.request.caller,
+            call_ref=on.request.call_ref,
+            reported_at=on.now,
             expires_at=expires_at,
         )
     )
-    return ActionResult("reported", _lapse_values(ctx, expires_at))
+    return ActionResult("reported", _lapse_values(on.ctx, expires_at))
 
 
 def _lapse_values(ctx: ActionContext, expires_at: dt.datetime) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from ivr.actions.card_rules import CardState
 from ivr.actions.registry import ActionRegistry
-from ivr.store.models import AuditEntry
+from ivr.store.models import AuditEntry, Card, Person
 from tests.actions.support import FakeClock, id_for, request
 
 
@@ -72,11 +73,9 @@ def test_keypad_star_is_read_as_x(registry: ActionRegistry, make_card) -> None:
 def test_current_card_is_the_live_one_not_the_cancelled_one(
     registry: ActionRegistry, make_card, ctx
 ) -> None:
-    from ivr.store.models import Card, Person
-
     number = make_card(CardState.CANCELLED)
     with ctx.db.transaction() as session:
-        person = session.query(Person).filter_by(id_number=number).one()
+        person = session.scalars(select(Person).where(Person.id_number == number)).one()
         session.add(
             Card(
                 person=person,
@@ -96,6 +95,6 @@ def test_unknown_and_invalid_ids(registry: ActionRegistry, ctx) -> None:
     bad = registry.run(request("card_query", id_number=id_for(500)[:-1] + "0"))
     assert (bad.outcome, bad.values["problem"]) == ("invalid_id", "checksum")
     with ctx.db.reading() as session:
-        audit = session.query(AuditEntry).one()  # the lookup is audited, bad input is not
+        audit = session.scalars(select(AuditEntry)).one()  # the lookup is audited, bad input is not
     assert audit.outcome == "not_found"
     assert audit.masked_id_number == "3601**********" + id_for(500)[-4:]
