@@ -1,0 +1,217 @@
+"""SIP over UDP and TCP with Twisted: the only SIP code that touches sockets or the reactor.
+
+`SipTransport` binds UDP and TCP on the user agent's host and port, hands every datagram or
+framed TCP message to `UserAgent.receive`, sends what the agent wants sent, keeps ONE reactor
+timer armed at `UserAgent.get_timer()`, and passes each event to `on_event`.
+
+Commands the call layer gives the agent (`ua.answer(...)`, `ua.hangup(...)`) produce output
+only when the transport next flushes: call `flush()` after them. Commands given from inside
+`on_event` need no flush; the transport flushes until the agent has nothing more to say.
+
+TCP connections are named by their peer address: the agent addresses a response to the
+request's source, which for TCP is the connection it came on. A request to a TCP peer with no
+connection opens one. A connection whose framing is lost (bad Content-Length) is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import protocol
+from twisted.internet.interfaces import IDelayedCall
+
+from ivr.sip.events import Event
+from ivr.sip.message import FramingError, StreamFramer
+from ivr.sip.transaction import Outgoing
+from ivr.sip.useragent import UserAgent
+
+log = logging.getLogger("ivr.sip.transport")
+
+Address = tuple[str, int]
+
+
+class _Datagrams(protocol.DatagramProtocol):
+    def __init__(self, owner: SipTransport) -> None:
+        self.owner = owner
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.owner.receive(datagram, (addr[0], addr[1]), "udp")
+
+
+class _Stream(protocol.Protocol):
+    """One TCP connection, accepted or opened by us; writes wait until it is connected."""
+
+    def __init__(self, owner: SipTransport) -> None:
+        self.owner = owner
+        self.framer = StreamFramer()
+        self.peer: Address | None = None
+        self.pending: list[bytes] = []
+
+    def connectionMade(self) -> None:
+        address = self.transport.getPeer()  # type: ignore[union-attr]
+        self.peer = (address.host, address.port)
+        self.owner.connections[self.peer] = self
+        for data in self.pending:
+            self.transport.write(data)  # type: ignore[union-attr]
+        self.pending.clear()
+
+    def send(self, data: bytes) -> None:
+        if self.peer is None:
+            self.pending.append(data)
+        else:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            messages = self.framer.feed(data)
+        except FramingError as error:
+            log.warning("closing TCP connection from %s: %s", self.peer, error.reason)
+            self.transport.loseConnection()  # type: ignore[union-attr]
+            return
+        assert self.peer is not None
+        for message in messages:
+            self.owner.receive(message, self.peer, "tcp")
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self.peer is not None and self.owner.connections.get(self.peer) is self:
+            del self.owner.connections[self.peer]
+
+
+class _StreamFactory(protocol.Factory):
+    def __init__(self, owner: SipTransport) -> None:
+        self.owner = owner
+
+    def buildProtocol(self, addr: Any) -> _Stream:
+        return _Stream(self.owner)
+
+
+class _Connector(protocol.ClientFactory):
+    """Opens a TCP connection for a request to a peer we have no connection with."""
+
+    def __init__(self, stream: _Stream, destination: Address) -> None:
+        self.stream = stream
+        self.destination = destination
+
+    def buildProtocol(self, addr: Any) -> _Stream:
+        return self.stream
+
+    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+        log.warning("TCP connection to %s:%d failed: %s", *self.destination, reason.value)
+        owner = self.stream.owner
+        if owner.connections.get(self.destination) is self.stream:
+            del owner.connections[self.destination]
+
+
+class SipTransport:
+    def __init__(
+        self,
+        ua: UserAgent,
+        on_event: Callable[[Event], None],
+        reactor: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.ua = ua
+        self.on_event = on_event
+        self.reactor = reactor
+        self.clock = clock
+        self.connections: dict[Address, _Stream] = {}
+        self._udp: Any = None
+        self._tcp: Any = None
+        self._timer: IDelayedCall | None = None
+        self._timer_deadline: float | None = None
+        self._flushing = False
+
+    def listen(self) -> None:
+        """Bind UDP, then TCP on the same port. Port 0 picks a free UDP port and tells the agent,
+        so Via and Contact carry the real one."""
+        self._udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=self.ua.host)
+        self.ua.port = self._udp.getHost().port
+        self._tcp = self.reactor.listenTCP(
+            self.ua.port, _StreamFactory(self), interface=self.ua.host
+        )
+        log.info("SIP listening on %s:%d (UDP and TCP)", self.ua.host, self.ua.port)
+
+    def stop(self) -> None:
+        """Stop listening, close TCP connections and the timer (calls are the caller's job)."""
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        for listener in (self._udp, self._tcp):
+            if listener is not None:
+                listener.stopListening()
+        for stream in list(self.connections.values()):
+            stream.transport.loseConnection()  # type: ignore[union-attr]
+
+    def receive(self, data: bytes, source: Address, transport: str) -> None:
+        try:
+            self.ua.receive(data, source, transport, self.clock())
+        except Exception:
+            # A bug must cost one message, never the server.
+            log.exception("SIP message from %s:%d could not be handled", *source)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the agent has queued, hand out its events, re-arm the timer; repeated
+        until quiet, since event handlers may give the agent new commands."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while True:
+                for outgoing in self.ua.datagrams_to_send():
+                    self._send(outgoing)
+                event = self.ua.next_event()
+                if event is None:
+                    break
+                try:
+                    self.on_event(event)
+                except Exception:
+                    log.exception("event handler failed on %r", event)
+        finally:
+            self._flushing = False
+        self._rearm()
+
+    def _send(self, outgoing: Outgoing) -> None:
+        if outgoing.transport == "tcp":
+            self._stream_to(outgoing.destination).send(outgoing.data)
+            return
+        try:
+            self._udp.write(outgoing.data, outgoing.destination)
+        except OSError as error:
+            log.warning("UDP send to %s:%d failed: %s", *outgoing.destination, error)
+
+    def _stream_to(self, destination: Address) -> _Stream:
+        stream = self.connections.get(destination)
+        if stream is None:
+            stream = _Stream(self)
+            self.connections[destination] = stream
+            self.reactor.connectTCP(destination[0], destination[1], _Connector(stream, destination))
+        return stream
+
+    def _rearm(self) -> None:
+        deadline = self.ua.get_timer()
+        if deadline == self._timer_deadline and self._timer is not None and self._timer.active():
+            return
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None:
+            delay = max(0.0, deadline - self.clock())
+            self._timer = self.reactor.callLater(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        try:
+            self.ua.handle_timer(self.clock())
+        except Exception:
+            log.exception("SIP timer handling failed")
+        self.flush()

@@ -1,0 +1,284 @@
+"""The Twisted SIP transport over real loopback sockets, with real clients (plain sockets, sipp).
+
+Each test gets its own (non-installed) Twisted reactor that the test pumps itself, so no
+thread and no global reactor is involved and every test starts clean.
+"""
+
+from __future__ import annotations
+
+import itertools
+import select
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from twisted.internet.selectreactor import SelectReactor
+
+from ivr.sip import sdp
+from ivr.sip.events import CallConfirmed, CallEnded, Event, IncomingCall
+from ivr.sip.message import Request, Response, StreamFramer, parse_message
+from ivr.sip.transport import SipTransport
+from ivr.sip.useragent import UserAgent
+from tests.sip.sip_core_helpers import OFFER
+
+HOST = "127.0.0.1"
+SIPP_SCENARIOS = Path("/work/shared/sip-clients/sipp")
+
+
+@dataclass
+class AnsweringApp:
+    """The smallest IVR: answers every call with an SDP answer, remembers what happened."""
+
+    ua: UserAgent
+    events: list[Event] = field(default_factory=list)
+    sessions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, IncomingCall):
+            now = time.monotonic()
+            try:
+                choice = sdp.negotiate(event.sdp)
+            except sdp.NoCommonCodec:
+                self.ua.reject(event.call, 488, now)
+                return
+            answer = sdp.build_answer(choice, HOST, 30000, next(self.sessions), 1)
+            self.ua.answer(event.call, answer, now)
+
+
+@dataclass
+class Server:
+    reactor: SelectReactor
+    transport: SipTransport
+    app: AnsweringApp
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (HOST, self.transport.ua.port)
+
+    def pump_until(self, condition: Callable[[], object], timeout: float = 5.0) -> None:
+        end = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < end, "timed out waiting"
+            self.reactor.iterate(0.005)
+
+    def receive(self, sock: socket.socket, timeout: float = 5.0) -> Request | Response:
+        """The next SIP message on a UDP socket, pumping the server meanwhile."""
+        self.pump_until(lambda: select.select([sock], [], [], 0)[0], timeout)
+        return parse_message(sock.recv(65535))
+
+    def quiet(self, sock: socket.socket, seconds: float) -> bool:
+        """True if nothing arrives on `sock` for `seconds`."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.reactor.iterate(0.005)
+            if select.select([sock], [], [], 0)[0]:
+                return False
+        return True
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    reactor = SelectReactor()
+    ua = UserAgent(host=HOST, port=0)
+    app = AnsweringApp(ua)
+    transport = SipTransport(ua, app.on_event, reactor=reactor)
+    transport.listen()
+    yield Server(reactor, transport, app)
+    transport.stop()
+    for _ in range(10):
+        reactor.iterate(0)
+
+
+@pytest.fixture
+def phone() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        yield sock
+
+
+def sip_request(method: str, sock_port: int, server_port: int, **fields: str) -> bytes:
+    """A request from a phone at 127.0.0.1:`sock_port`."""
+    branch = fields.get("branch", "z9hG4bK-t1")
+    cseq = fields.get("cseq", "1")
+    to_tag = fields.get("to_tag")
+    body = fields.get("body", "").encode()
+    transport = fields.get("transport", "UDP")
+    lines = [
+        f"{method} sip:12333@{HOST}:{server_port} SIP/2.0",
+        f"Via: SIP/2.0/{transport} {HOST}:{sock_port};branch={branch};rport",
+        "Max-Forwards: 70",
+        "From: <sip:caller@127.0.0.1>;tag=caller-1",
+        "To: <sip:12333@127.0.0.1>" + (f";tag={to_tag}" if to_tag else ""),
+        f"Call-ID: {fields.get('call_id', 'transport-test-1')}",
+        f"CSeq: {cseq} {method}",
+        f"Contact: <sip:caller@{HOST}:{sock_port}>",
+    ]
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_udp_call_invite_100_200_ack_bye(server: Server, phone: socket.socket) -> None:
+    port = phone.getsockname()[1]
+    phone.sendto(
+        sip_request("INVITE", port, server.address[1], body=OFFER.decode()), server.address
+    )
+    trying, ok = server.receive(phone), server.receive(phone)
+    assert isinstance(trying, Response) and trying.status == 100
+    assert isinstance(ok, Response) and ok.status == 200
+    assert sdp.negotiate(ok.body).codec == "PCMU"
+    assert ok.top_via.params["rport"] == str(port)
+    tag = ok.to_tag or ""
+    phone.sendto(
+        sip_request("ACK", port, server.address[1], branch="z9hG4bK-a", to_tag=tag), server.address
+    )
+    server.pump_until(lambda: any(isinstance(e, CallConfirmed) for e in server.app.events))
+    phone.sendto(
+        sip_request("BYE", port, server.address[1], branch="z9hG4bK-b", cseq="2", to_tag=tag),
+        server.address,
+    )
+    bye_ok = server.receive(phone)
+    assert isinstance(bye_ok, Response) and bye_ok.status == 200 and bye_ok.cseq == (2, "BYE")
+    server.pump_until(lambda: isinstance(server.app.events[-1], CallEnded))
+    assert server.app.events[-1].reason == "bye"
+
+
+def test_unacknowledged_200_is_retransmitted_by_the_reactor_timer(
+    server: Server, phone: socket.socket
+) -> None:
+    port = phone.getsockname()[1]
+    phone.sendto(
+        sip_request("INVITE", port, server.address[1], body=OFFER.decode()), server.address
+    )
+    statuses = [server.receive(phone).status for _ in range(3)]  # type: ignore[union-attr]
+    assert statuses == [100, 200, 200]  # the copy comes T1 = 0.5 s later
+
+
+def test_options_is_answered(server: Server, phone: socket.socket) -> None:
+    port = phone.getsockname()[1]
+    phone.sendto(sip_request("OPTIONS", port, server.address[1]), server.address)
+    ok = server.receive(phone)
+    assert (
+        isinstance(ok, Response)
+        and ok.status == 200
+        and "INVITE" in (ok.headers.get("Allow") or "")
+    )
+
+
+def test_garbage_gets_400_or_nothing_and_the_server_still_answers(
+    server: Server, phone: socket.socket
+) -> None:
+    port = phone.getsockname()[1]
+    phone.sendto(b"\x16\x03\x01 not sip at all\r\n\r\n", server.address)
+    assert server.quiet(phone, 0.1)
+    broken = sip_request("OPTIONS", port, server.address[1]).replace(b"CSeq: 1", b"CSeq: x")
+    phone.sendto(broken, server.address)
+    server.pump_until(lambda: select.select([phone], [], [], 0)[0])
+    assert phone.recv(65535).startswith(b"SIP/2.0 400 Bad Request (malformed CSeq")
+    phone.sendto(
+        sip_request("OPTIONS", port, server.address[1], branch="z9hG4bK-t2"), server.address
+    )
+    assert server.receive(phone).status == 200  # type: ignore[union-attr]
+
+
+def test_call_layer_hangup_after_flush_sends_bye(server: Server, phone: socket.socket) -> None:
+    port = phone.getsockname()[1]
+    phone.sendto(
+        sip_request("INVITE", port, server.address[1], body=OFFER.decode()), server.address
+    )
+    server.receive(phone)
+    ok = server.receive(phone)
+    phone.sendto(
+        sip_request("ACK", port, server.address[1], branch="z9hG4bK-a", to_tag=ok.to_tag or ""),
+        server.address,
+    )
+    server.pump_until(lambda: any(isinstance(e, CallConfirmed) for e in server.app.events))
+    call = server.app.events[0].call  # type: ignore[union-attr]
+    server.transport.ua.hangup(call, time.monotonic())
+    server.transport.flush()
+    bye = server.receive(phone)
+    assert isinstance(bye, Request) and bye.method == "BYE"
+
+
+def read_tcp(server: Server, sock: socket.socket, framer: StreamFramer, count: int) -> list:
+    messages: list[bytes] = []
+    while len(messages) < count:
+        server.pump_until(lambda: select.select([sock], [], [], 0)[0])
+        data = sock.recv(65535)
+        assert data, "connection closed"
+        messages += framer.feed(data)
+    return [parse_message(m) for m in messages]
+
+
+def test_tcp_call_answered_on_the_same_connection(server: Server) -> None:
+    with socket.create_connection(server.address) as sock:
+        port = sock.getsockname()[1]
+        invite = sip_request(
+            "INVITE", port, server.address[1], body=OFFER.decode(), transport="TCP"
+        )
+        sock.sendall(invite[:30])  # a message split over segments
+        server.pump_until(lambda: server.transport.connections)
+        sock.sendall(invite[30:])
+        framer = StreamFramer()
+        trying, ok = read_tcp(server, sock, framer, 2)
+        assert (trying.status, ok.status) == (100, 200)
+        assert ok.headers.get("Contact").endswith(";transport=tcp>")
+        tag = ok.to_tag or ""
+        ack = sip_request("ACK", port, 0, branch="z9hG4bK-a", to_tag=tag, transport="TCP")
+        bye = sip_request("BYE", port, 0, branch="z9hG4bK-b", cseq="2", to_tag=tag, transport="TCP")
+        sock.sendall(ack + bye)  # two messages in one segment
+        (bye_ok,) = read_tcp(server, sock, framer, 1)
+        assert bye_ok.status == 200 and bye_ok.cseq == (2, "BYE")
+
+
+def test_tcp_connection_with_broken_framing_is_closed(server: Server) -> None:
+    with socket.create_connection(server.address) as sock:
+        sock.sendall(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nContent-Length: -5\r\n\r\n")
+        server.pump_until(lambda: select.select([sock], [], [], 0)[0])
+        assert sock.recv(100) == b""
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) not installed")
+def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path) -> None:
+    command = [
+        "sipp",
+        f"{HOST}:{server.address[1]}",
+        "-sf",
+        str(SIPP_SCENARIOS / "uac_load.xml"),
+        "-s",
+        "ivr",
+        "-i",
+        HOST,
+        "-mi",
+        HOST,
+        "-p",
+        "0",
+        "-m",
+        "5",
+        "-d",
+        "500",
+        "-timeout",
+        "30s",
+        "-nostdin",
+        "-trace_err",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        server.pump_until(lambda: process.poll() is not None, timeout=40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    assert process.returncode == 0, errors
+    confirmed = [e for e in server.app.events if isinstance(e, CallConfirmed)]
+    ended = [e for e in server.app.events if isinstance(e, CallEnded)]
+    assert len(confirmed) == 5 and [e.reason for e in ended] == ["bye"] * 5
