@@ -121,8 +121,8 @@ class LossReport(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # "temporary" | "formal"
     channel: Mapped[str] = mapped_column(String(16))
-    caller: Mapped[str | None] = mapped_column(String(64))
-    call_ref: Mapped[str | None] = mapped_column(String(128))
+    caller: Mapped[str | None] = mapped_column(Text)
+    call_ref: Mapped[str | None] = mapped_column(Text)
     reported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -143,8 +143,8 @@ class PinAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
     purpose: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
-    caller: Mapped[str | None] = mapped_column(String(64))
-    call_ref: Mapped[str | None] = mapped_column(String(128))
+    caller: Mapped[str | None] = mapped_column(Text)
+    call_ref: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -157,8 +157,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
-    caller: Mapped[str | None] = mapped_column(String(64))
-    call_ref: Mapped[str | None] = mapped_column(String(128))
+    caller: Mapped[str | None] = mapped_column(Text)
+    call_ref: Mapped[str | None] = mapped_column(Text)
     card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
     masked_id_number: Mapped[str | None] = mapped_column(String(18))
     masked_card_number: Mapped[str | None] = mapped_column(String(32))
@@ -171,9 +171,9 @@ class CallRecord(Base):
     __tablename__ = "call_record"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(255), index=True)
-    caller: Mapped[str | None] = mapped_column(String(128))
-    callee: Mapped[str | None] = mapped_column(String(128))
+    call_id: Mapped[str] = mapped_column(Text, index=True)
+    caller: Mapped[str | None] = mapped_column(Text)
+    callee: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

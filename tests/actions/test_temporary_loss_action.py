@@ -4,6 +4,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from ivr.actions.base import ActionRequest
 from ivr.actions.card_rules import CardState
 from ivr.actions.counter import counter_operation, sweep_lapsed
 from ivr.actions.registry import ActionRegistry
@@ -182,3 +183,14 @@ def test_sweeper_records_each_lapse_once(
     assert len(lapses) == 1
     assert cards[lapses[0].card_id].temporary_loss_until is None
     assert _query(registry, second) == "temporary_loss"
+
+
+def test_a_long_sip_caller_identity_is_recorded_whole(make_card, registry, ctx) -> None:
+    caller = "sip:" + "8" * 200 + "@gateway.example.com;user=phone"
+    result = registry.run(
+        ActionRequest(
+            name="temporary_loss", params={"id_number": make_card()}, caller=caller, call_ref="c"
+        )
+    )
+    assert result.outcome == "reported"
+    assert _reports(ctx)[0].caller == caller
