@@ -41,11 +41,16 @@ class SipParseError(Exception):
 
 
 class FramingError(Exception):
-    """A TCP stream whose message boundaries can no longer be found: close the connection."""
+    """A TCP stream whose message boundaries can no longer be found: close the connection.
 
-    def __init__(self, reason: str) -> None:
+    `messages` holds the whole messages the same `feed` call framed before the loss; they
+    are sound and should still be handled.
+    """
+
+    def __init__(self, reason: str, messages: list[bytes] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.messages = messages or []
 
 
 @dataclass
@@ -127,6 +132,8 @@ class StreamFramer:
 
     CRLFs between messages (RFC 5626 keep-alives) are skipped. A message without
     Content-Length is taken to have no body (stream senders must send it, RFC 3261 18.3).
+    A negative, repeated or unreadable Content-Length, a header section over
+    MAX_HEADER_BYTES or a body over MAX_BODY_BYTES raises FramingError.
     """
 
     def __init__(self) -> None:
@@ -141,15 +148,15 @@ class StreamFramer:
             end = _HEADER_END.search(self._buffer, 0, MAX_HEADER_BYTES + 4)
             if end is None:
                 if len(self._buffer) > MAX_HEADER_BYTES:
-                    raise FramingError("header section too long")
+                    raise FramingError("header section too long", messages)
                 return messages
             raw = split_datagram(bytes(self._buffer[: end.start()]))
             try:
                 length = content_length(raw.fields) or 0
             except ValueError as error:
-                raise FramingError(str(error)) from None
+                raise FramingError(str(error), messages) from None
             if length > MAX_BODY_BYTES:
-                raise FramingError(f"Content-Length {length} too large")
+                raise FramingError(f"Content-Length {length} too large", messages)
             total = end.end() + length
             if len(self._buffer) < total:
                 return messages

@@ -90,3 +90,10 @@ def test_oversized_header_section_is_refused_even_when_complete():
     huge = ONE.replace(b"CSeq:", b"X-Filler: " + b"x" * MAX_HEADER_BYTES + b"\r\nCSeq:")
     with pytest.raises(FramingError):
         StreamFramer().feed(huge)
+
+
+def test_messages_framed_before_the_loss_are_handed_over():
+    bad = TWO.replace(b"Content-Length: 0", b"Content-Length: -1")
+    with pytest.raises(FramingError) as caught:
+        StreamFramer().feed(ONE + THREE + bad)
+    assert caught.value.messages == [ONE, THREE]
