@@ -28,7 +28,6 @@ class ConfigError(ValueError):
 class SipSettings:
     host: str = "127.0.0.1"
     port: int = 5060
-    transports: tuple[str, ...] = ("udp", "tcp")
     # Address written into Contact/Via/SDP when the bind address is a wildcard or behind NAT.
     public_host: str | None = None
     user_agent: str = "ivr12333"
@@ -125,7 +124,6 @@ def load_config(
     sip = SipSettings(
         host=str(sip_raw.get("host", SipSettings.host)),
         port=_int(sip_raw.get("port", SipSettings.port), "sip.port"),
-        transports=tuple(sip_raw.get("transports", SipSettings.transports)),
         public_host=sip_raw.get("public_host"),
         user_agent=str(sip_raw.get("user_agent", SipSettings.user_agent)),
     )

@@ -143,6 +143,11 @@ class MenuRun:
     def variables(self) -> Mapping[str, Any]:
         return MappingProxyType(self._variables)
 
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The labels of the nodes visited, latest last (the CDR and the agent's screen)."""
+        return tuple(self._path)
+
     # --- filtering of stale events ----------------------------------------------------------
 
     def _accepts(self, event: Event, now: float) -> bool:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from twisted.internet import protocol
+from twisted.internet import defer, error, protocol
 from twisted.internet.interfaces import IDelayedCall
 
 from ivr.sip.events import Event
@@ -31,6 +31,7 @@ from ivr.sip.useragent import UserAgent
 log = logging.getLogger("ivr.sip.transport")
 
 Address = tuple[str, int]
+T = TypeVar("T")
 
 
 class _Datagrams(protocol.DatagramProtocol):
@@ -128,26 +129,27 @@ class SipTransport:
         self._timer_deadline: float | None = None
         self._flushing = False
 
-    def listen(self) -> None:
+    def listen(self, interface: str | None = None) -> None:
         """Bind UDP, then TCP on the same port. Port 0 picks a free UDP port and tells the agent,
-        so Via and Contact carry the real one."""
-        self._udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=self.ua.host)
+        so Via and Contact carry the real one. `interface` defaults to the agent's host; give
+        "0.0.0.0" to answer on every address while the agent advertises a public one."""
+        bind = self.ua.host if interface is None else interface
+        self._udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=bind)
         self.ua.port = self._udp.getHost().port
-        self._tcp = self.reactor.listenTCP(
-            self.ua.port, _StreamFactory(self), interface=self.ua.host
-        )
-        log.info("SIP listening on %s:%d (UDP and TCP)", self.ua.host, self.ua.port)
+        self._tcp = self.reactor.listenTCP(self.ua.port, _StreamFactory(self), interface=bind)
+        log.info("SIP listening on %s:%d (UDP and TCP)", bind, self.ua.port)
 
-    def stop(self) -> None:
-        """Stop listening, close TCP connections and the timer (calls are the caller's job)."""
+    def stop(self) -> defer.Deferred[Any]:
+        """Stop listening, close TCP connections and the timer; fires when the ports are closed.
+        Ending calls first (hangup + flush) is the caller's job."""
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
-        for listener in (self._udp, self._tcp):
-            if listener is not None:
-                listener.stopListening()
         for stream in list(self.connections.values()):
-            stream.transport.loseConnection()  # type: ignore[union-attr]
+            if stream.transport is not None:
+                stream.transport.loseConnection()
+        listeners = [port for port in (self._udp, self._tcp) if port is not None]
+        return defer.DeferredList([defer.maybeDeferred(port.stopListening) for port in listeners])
 
     def receive(self, data: bytes, source: Address, transport: str) -> None:
         try:
@@ -156,6 +158,13 @@ class SipTransport:
             # A bug must cost one message, never the server.
             log.exception("SIP message from %s:%d could not be handled", *source)
         self.flush()
+
+    def command(self, action: Callable[[UserAgent, float], T]) -> T:
+        """Give the agent a command, e.g. `lambda ua, now: ua.answer(call, sdp, now)`, and
+        flush what it produced."""
+        result = action(self.ua, self.clock())
+        self.flush()
+        return result
 
     def flush(self) -> None:
         """Send what the agent has queued, hand out its events, re-arm the timer; repeated
@@ -184,8 +193,8 @@ class SipTransport:
             return
         try:
             self._udp.write(outgoing.data, outgoing.destination)
-        except OSError as error:
-            log.warning("UDP send to %s:%d failed: %s", *outgoing.destination, error)
+        except (OSError, error.InvalidAddressError, error.MessageLengthError) as problem:
+            log.warning("UDP send to %s:%d failed: %s", *outgoing.destination, problem)
 
     def _stream_to(self, destination: Address) -> _Stream:
         stream = self.connections.get(destination)

@@ -1,0 +1,182 @@
+"""Hand-off to a human: the IVR calls an agent's phone and bridges it to the caller.
+
+While the agent's phone rings the caller hears ringback (China's 450 Hz, 1 s on / 4 s off).
+On answer the two RTP streams are relayed packet by packet (transcoded when the phones chose
+different G.711 laws); when either side hangs up, both are torn down. No answer within
+`ring_timeout` (or a refusal) cancels the agent leg and gives the menu `no_answer`, which
+apologizes and returns the caller to a menu.
+
+What the agent's screen needs (caller, path, masked values, why) is published in Redis under
+`ivr:agent-context:<call ref>` so a console on any node can show it, and travels in the INVITE
+as `X-IVR-Call` so a softphone can pop it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from twisted.internet.interfaces import IDelayedCall
+
+from ivr.media.frames import Frames, encode_frames
+from ivr.rtp.g711 import SAMPLE_RATE, Codec, codec_named
+from ivr.rtp.session import Address, RtpSession
+from ivr.sip.events import CallEnded, CallHandle, Event, OutgoingAnswered, OutgoingFailed
+from ivr.sip.sdp import build_offer, parse_answer
+
+if TYPE_CHECKING:
+    from ivr.app import IvrApp
+    from ivr.call import Call
+    from ivr.rtp.transport import RtpEndpoint
+
+log = logging.getLogger("ivr.agents")
+
+CONTEXT_TTL = 3600  # seconds the agent's screen can still fetch a call's context
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    target: str | None = None  # sip:agent@host:port of the agent's phone
+    ring_timeout: float = 30.0
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> AgentSettings:
+        target = section.get("target")
+        return cls(
+            target=str(target) if target else None,
+            ring_timeout=float(section.get("ring_timeout", cls.ring_timeout)),
+        )
+
+
+@cache
+def ringback(codec_name: str) -> Frames:
+    """One 5 s cycle of China's ringback tone: 450 Hz for 1 s, then 4 s of silence."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.25 * 32767 * np.sin(2 * np.pi * 450 * t)).astype(np.int16)
+    cycle = np.concatenate([tone, np.zeros(4 * SAMPLE_RATE, dtype=np.int16)])
+    return encode_frames(cycle, codec_named(codec_name))
+
+
+def publish_context(app: IvrApp, ref: str, context: Mapping[str, Any]) -> None:
+    """BLOCKING (Redis): store the agent-screen context of a call for the consoles."""
+    redis = app.action_context.redis
+    redis.set(f"ivr:agent-context:{ref}", json.dumps(context, ensure_ascii=False), ex=CONTEXT_TTL)
+
+
+class AgentLeg:
+    """The IVR's outgoing call to an agent, on behalf of one caller."""
+
+    def __init__(self, app: IvrApp, call: Call, context: Mapping[str, Any]) -> None:
+        self.app = app
+        self.call = call
+        self.answered = False
+        self.closed = False
+        self.session: RtpSession | None = None
+        self._rtp: RtpEndpoint = app.open_rtp(self._agent_rtp)
+        settings = app.agent_settings
+        assert settings.target is not None
+        offer = build_offer(app.media_host, self._rtp.port, session_id=self._rtp.port, version=1)
+        headers = {"X-IVR-Call": call.info.ref, "Subject": "12333 transfer"}
+        self.handle: CallHandle = app.sip.command(
+            lambda ua, now: ua.invite(
+                settings.target, offer, now, from_user=call.info.caller or "12333", headers=headers
+            )
+        )
+        app.legs[self.handle] = self
+        self._timer: IDelayedCall | None = app.reactor.callLater(
+            settings.ring_timeout, self._ring_timeout
+        )
+        cycles = max(1, int(settings.ring_timeout // 5) + 1)
+        call.player.play(ringback(call.codec.name) * cycles, token="ringback")
+        app.db_pool.run(publish_context, app, call.info.ref, dict(context)).addErrback(
+            lambda failure: call.log.warning("agent context not published: %s", failure.value)
+        )
+        call.log.info("calling agent %s", settings.target)
+
+    # --- SIP events of the agent leg ------------------------------------------------------
+
+    def on_sip(self, event: Event) -> None:
+        if isinstance(event, OutgoingAnswered):
+            self._answered(event.sdp)
+        elif isinstance(event, OutgoingFailed):
+            self.call.log.info("agent did not take the call: %d %s", event.status, event.reason)
+            self._close()
+            self.call.transfer_ended("no_answer")
+        elif isinstance(event, CallEnded):
+            was_bridged = self.answered
+            self._close()
+            if was_bridged:
+                self.call.hang_up("the agent hung up")
+            else:
+                self.call.transfer_ended("no_answer")
+
+    def _answered(self, sdp: bytes) -> None:
+        self._cancel_timer()
+        try:
+            choice = parse_answer(sdp)
+        except ValueError:
+            self.call.log.warning("agent answered with unusable SDP; hanging up the agent")
+            self.hang_up()
+            self.call.transfer_ended("no_answer")
+            return
+        self.session = RtpSession(
+            codec_named(choice.codec),
+            (choice.remote_host, choice.remote_port),
+            payload_type=choice.payload_type,
+            telephone_event_pt=choice.telephone_event_pt,
+        )
+        self.answered = True
+        self.call.player.stop()
+        self.call.log.info("agent answered: bridged (%s to %s)", self.call.codec.name, choice.codec)
+        self.call.transfer_ended("answered")
+
+    def _ring_timeout(self) -> None:
+        self._timer = None
+        if not self.answered and not self.closed:
+            self.call.log.info("agent did not answer in time")
+            self.hang_up()
+            self.call.transfer_ended("no_answer")
+
+    # --- media ----------------------------------------------------------------------------
+
+    def caller_audio(self, payload: bytes) -> None:
+        if self.session is not None:
+            data = transcode(payload, self.call.codec, self.session.codec)
+            self._rtp.protocol.send(self.session.packet(data), self.session.remote)
+
+    def _agent_rtp(self, data: bytes, source: Address, now: float) -> None:
+        if self.session is None or self.call.ended:
+            return
+        received = self.session.receive(data, source, now)
+        if received.payload is not None:
+            self.call.agent_audio(transcode(received.payload, self.session.codec, self.call.codec))
+
+    # --- tear-down ------------------------------------------------------------------------
+
+    def hang_up(self) -> None:
+        """BYE to a bridged agent, CANCEL to a ringing one."""
+        if not self.closed:
+            self.app.sip.command(lambda ua, now: ua.hangup(self.handle, now))
+            self._close()
+
+    def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_timer()
+        self.app.legs.pop(self.handle, None)
+        self._rtp.close()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+
+def transcode(payload: bytes, source: Codec, target: Codec) -> bytes:
+    return payload if source.name == target.name else target.encode(source.decode(payload))

@@ -1,0 +1,272 @@
+"""The process: one reactor, the SIP transport, the pacing clock, worker pools and every call.
+
+`IvrApp` builds the shared services once (prompt catalog, live menu, action registry, speech
+model, storage) and creates a `Call` per incoming INVITE. It is also the `Services` object each
+call uses, so a call reaches nothing global.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+
+from ivr import logs
+from ivr.actions.base import ActionRequest, ActionResult
+from ivr.actions.registry import ActionRegistry
+from ivr.actions.service import ActionContext
+from ivr.agents.transfer import AgentLeg, AgentSettings
+from ivr.call import Call, CallInfo
+from ivr.config import Config
+from ivr.media.pacer import PacingClock
+from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from ivr.media.recorder import CallRecorder
+from ivr.menus import events as menu
+from ivr.menus.live import LiveMenu
+from ivr.menus.validate import load_menu
+from ivr.rtp.inband_dtmf import InbandDtmfBank
+from ivr.rtp.ports import PortsExhausted, RtpPortPool
+from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
+from ivr.sip.events import CallHandle, Event, IncomingCall
+from ivr.sip.sdp import NoCommonCodec, negotiate
+from ivr.sip.transport import SipTransport
+from ivr.sip.useragent import UserAgent
+from ivr.speech.service import SpeechService
+from ivr.store.cdr import CallDetail, record_call
+from ivr.store.migrate import upgrade
+from ivr.workers import BlockingPool
+
+log = logging.getLogger("ivr.app")
+
+SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
+
+
+class IvrApp:
+    def __init__(self, config: Config, reactor: Any) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.wallclock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        call_settings = config.section("call")
+        self.media_host = config.sip.advertised_host
+        self.media_timeout = float(call_settings.get("media_timeout", 60))
+        self.recordings_dir: Path | None = (
+            config.store.data_dir / "recordings" if call_settings.get("record") else None
+        )
+
+        self.db_pool = BlockingPool(reactor, "ivr-db", int(call_settings.get("db_threads", 8)))
+        self.action_context = ActionContext.from_config(config)
+        self.actions = ActionRegistry(self.action_context)
+        self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
+        menu_file = config.resolve(config.section("menus").get("file", "config/menus/12333.yaml"))
+        self.menu_file = menu_file
+        known_prompts = set(self.prompts.ids())
+        action_outcomes = {name: self.actions.outcomes(name) for name in self.actions.names()}
+        self.menu = LiveMenu(
+            load_menu(menu_file, known_prompts, action_outcomes), known_prompts, action_outcomes
+        )
+        self._menu_mtime = menu_file.stat().st_mtime_ns
+        speech_settings = config.section("speech")
+        self.asr_pool = BlockingPool(reactor, "ivr-asr", int(speech_settings.get("threads", 2)))
+        self.speech = SpeechService(speech_settings, self.asr_pool)
+
+        self.ports = RtpPortPool(config.rtp.port_low, config.rtp.port_high)
+        self.pacer = PacingClock(reactor)
+        self.inband = InbandDtmfBank()
+        self.pacer.add_tick_hook(self._detect_inband)
+        self.ua = UserAgent(
+            host=config.sip.advertised_host, port=config.sip.port, user_agent=config.sip.user_agent
+        )
+        self.sip = SipTransport(self.ua, self._sip_event, reactor=reactor, clock=self.monotonic)
+        self.agent_settings = AgentSettings.from_section(config.section("agents"))
+        self.calls: dict[CallHandle, Call] = {}
+        self.legs: dict[CallHandle, AgentLeg] = {}
+        self.draining = False
+        self._housekeeping = task.LoopingCall(self._sweep)
+        self._housekeeping.clock = reactor
+
+    # --- start and stop --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.sip.listen(self.config.sip.host)
+        log.info(
+            "RTP ports %d-%d; menu %s version %s; speech %s",
+            self.config.rtp.port_low,
+            self.config.rtp.port_high,
+            self.menu.current.name,
+            self.menu.current.version[:8],
+            "on" if self.speech.enabled else "off (DTMF only)",
+        )
+        self.pacer.start()
+        self._housekeeping.start(5.0, now=False)
+        log.info("IVR ready")
+
+    def stop(self) -> Deferred[None]:
+        """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
+        self.draining = True
+        if self._housekeeping.running:
+            self._housekeeping.stop()
+        for call in list(self.calls.values()):
+            call.hang_up("server shutting down")
+        log.info("shutting down: %d calls ended", len(self.calls))
+        return task.deferLater(self.reactor, SHUTDOWN_GRACE if self.calls else 0, self._stopped)
+
+    def _stopped(self) -> None:
+        self.pacer.stop()
+        self.sip.stop()
+
+    # --- SIP -------------------------------------------------------------------------------
+
+    def _sip_event(self, event: Event) -> None:
+        if isinstance(event, IncomingCall):
+            self._incoming(event)
+            return
+        handler = self.calls.get(event.call) or self.legs.get(event.call)
+        if handler is not None:
+            handler.on_sip(event)
+
+    def _incoming(self, event: IncomingCall) -> None:
+        if self.draining:
+            self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
+            return
+        try:
+            choice = negotiate(event.sdp)
+        except NoCommonCodec:
+            log.info("call %s refused: no common codec (488)", event.call.call_id)
+            self.sip.command(lambda ua, now: ua.reject(event.call, 488, now))
+            return
+        holder: list[Call] = []
+        try:
+            rtp = self.open_rtp(lambda data, source, now: holder[0].on_rtp(data, source, now))
+        except (CannotListenError, PortsExhausted):
+            log.warning("call %s refused: no RTP port free (503)", event.call.call_id)
+            self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
+            return
+        call = Call(self, event.call, event.request, choice, rtp)
+        holder.append(call)
+        self.calls[event.call] = call
+        call.answer()
+
+    # --- services for calls ----------------------------------------------------------------
+
+    def open_rtp(self, on_datagram: DatagramHandler) -> RtpEndpoint:
+        """Bind the next free RTP port of the range (raises when none is left)."""
+        return listen_rtp(self.reactor, self.ports, on_datagram, interface=self.config.sip.host)
+
+    def run_action(self, request: ActionRequest) -> Deferred[ActionResult]:
+        return self.db_pool.run(self.actions.run, request)
+
+    def open_recorder(self, info: CallInfo) -> CallRecorder | None:
+        if self.recordings_dir is None:
+            return None
+        return CallRecorder(self.recordings_dir / f"{info.started_at:%Y%m%d-%H%M%S}-{info.ref}.wav")
+
+    def start_transfer(self, call: Call, command: menu.Transfer) -> None:
+        if self.agent_settings.target is None:
+            call.log.warning("transfer to %s: no agent configured (agents.target)", command.queue)
+            self.reactor.callLater(0, call.transfer_ended, "no_answer")
+            return
+        try:
+            call.transfer = AgentLeg(self, call, command.context)
+        except (CannotListenError, PortsExhausted):
+            call.log.warning("transfer to %s: no RTP port free", command.queue)
+            self.reactor.callLater(0, call.transfer_ended, "no_answer")
+
+    def transcript(self, call: Call, text: str) -> None:
+        call.log.info("transcript: %d characters", len(text))
+
+    def call_finished(self, call: Call) -> None:
+        self.calls.pop(call.handle, None)
+        detail = CallDetail(
+            call_id=call.info.call_id,
+            started_at=call.info.started_at,
+            caller=call.info.caller or None,
+            callee=call.info.callee,
+            answered_at=call.answered_at,
+            ended_at=self.wallclock(),
+            menu_version=call.menu_tree.version,
+            path=tuple(call.run.path),
+            outcome=call.last_outcome,
+            end_reason=call.end_reason,
+        )
+        self.db_pool.run(record_call, self.action_context.db, detail).addErrback(
+            lambda failure: call.log.error("CDR not written: %s", failure.type.__name__)
+        )
+
+    # --- periodic work ---------------------------------------------------------------------
+
+    def _detect_inband(self) -> None:
+        for handle, digit in self.inband.detect():
+            call = self.calls.get(handle)  # type: ignore[call-overload]
+            if call is not None:
+                call.inband_digit(digit)
+
+    def _sweep(self) -> None:
+        """Hang up calls whose media stopped (a phone that vanished without BYE); pick up an
+        edited menu file."""
+        self._reload_menu_if_changed()
+        now = self.monotonic()
+        for call in list(self.calls.values()):
+            last = call.session.last_received
+            if not call.held and last is not None and now - last > self.media_timeout:
+                call.hang_up(f"no RTP for {self.media_timeout:.0f} s")
+
+    def _reload_menu_if_changed(self) -> None:
+        try:
+            mtime = self.menu_file.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._menu_mtime:
+            return
+        self._menu_mtime = mtime
+        problems = self.menu.reload(self.menu_file)
+        if problems:
+            log.error(
+                "menu %s refused, keeping version %s:\n%s",
+                self.menu_file,
+                self.menu.current.version[:8],
+                "\n".join(str(problem) for problem in problems),
+            )
+        else:
+            log.info("menu %s version %s is live", self.menu_file, self.menu.current.version[:8])
+
+
+def run(config: Config, log_level: str = "INFO") -> int:
+    """Run the IVR until SIGINT/SIGTERM; returns the process exit status."""
+    logs.configure(log_level)
+    from twisted.internet import reactor
+
+    try:
+        upgrade_database(config)
+        app = IvrApp(config, reactor)
+        app.start()
+    except CannotListenError as error:
+        log.error("the IVR could not start: %s", error)
+        return 1
+    except Exception:
+        log.exception("the IVR could not start")
+        return 1
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
+    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
+    signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(reactor.stop))
+    reactor.run(installSignalHandlers=False)
+    return 0
+
+
+def upgrade_database(config: Config) -> None:
+    """Bring the schema to head at start-up (idempotent; `python -m ivr db upgrade` is the same)."""
+    from ivr.store.db import open_database
+
+    database = open_database(config.store)
+    try:
+        upgrade(database.engine)
+    finally:
+        database.dispose()

@@ -1,0 +1,19 @@
+# Sourced by scripts/run-ivr and scripts/test: a project virtualenv with the given requirements.
+# Re-installs only when the requirements file changed since the last install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${IVR_VENV:-$ROOT/.venv}"
+ensure_venv() {
+  local requirements="$1"
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+  fi
+  local stamp="$VENV/.installed-$(basename "$requirements")"
+  if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/$requirements" "$stamp" \
+       || { [ "$requirements" != requirements.txt ] && ! cmp -s "$ROOT/requirements.txt" "$stamp.base"; }; then
+    "$VENV/bin/python" -m pip install -q -r "$ROOT/$requirements"
+    cp "$ROOT/$requirements" "$stamp"
+    cp "$ROOT/requirements.txt" "$stamp.base"
+  fi
+}

@@ -1,0 +1,198 @@
+"""A real SIP phone for end-to-end tests: PJSIP's pjsua2 (PyPI `pjsua2-python`), run as a process.
+
+Built on the project's shared `sip-clients/pjsua2_caller.py`, with a timed script instead of one
+DTMF burst, so a test can walk a menu: each step runs at `at` seconds after the call is confirmed.
+
+    python scripted_caller.py --target sip:12333@127.0.0.1:5060 --record heard.wav \
+        --steps '[{"at": 2, "dtmf": "1"}, {"at": 4, "dtmf": "12#", "method": "info"},
+                  {"at": 6, "play": "speech.wav"}, {"at": 9, "hangup": true}]'
+
+Step kinds: `dtmf` (method rfc2833 | info | both: the same press sent both ways), `play` (a WAV
+into the call), `hangup`. The call ends at the last step, or earlier when the IVR hangs up.
+stdout is a JSON report; exit 0 when the call connected and ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import wave
+from typing import Any
+
+import pjsua2 as pj
+
+
+class ScriptedCall(pj.Call):
+    def __init__(self, account: pj.Account) -> None:
+        super().__init__(account)
+        self.confirmed_at: float | None = None
+        self.disconnected = False
+        self.last_status: int | None = None
+        self.audio: pj.AudioMedia | None = None
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        self.last_status = info.lastStatusCode
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.audio = self.getAudioMedia(index)
+
+
+class Phone:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.endpoint = pj.Endpoint()
+        saved = os.dup(1)  # pjlib prints start-up lines on stdout: keep stdout for the report
+        os.dup2(2, 1)
+        try:
+            self.endpoint.libCreate()
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.uaConfig.userAgent = "pjsua2-ivr-e2e"
+        config.logConfig.level = 1
+        config.logConfig.consoleLevel = 1
+        config.medConfig.clockRate = 8000
+        config.medConfig.sndClockRate = 8000
+        config.medConfig.noVad = True
+        config.medConfig.ecTailLen = 0
+        config.medConfig.sndAutoCloseTime = -1
+        self.endpoint.libInit(config)
+        transport = pj.TransportConfig()
+        transport.boundAddress = "127.0.0.1"
+        transport.publicAddress = "127.0.0.1"
+        kind = pj.PJSIP_TRANSPORT_TCP if args.tcp else pj.PJSIP_TRANSPORT_UDP
+        self.transport_id = self.endpoint.transportCreate(kind, transport)
+        self.endpoint.libStart()
+        self.endpoint.audDevManager().setNullDev()
+        wanted = "PCMA/8000" if args.codec == "pcma" else "PCMU/8000"
+        for codec in self.endpoint.codecEnum2():
+            priority = 255 if codec.codecId.startswith(wanted) else 0
+            self.endpoint.codecSetPriority(codec.codecId, priority)
+        account = pj.AccountConfig()
+        account.idUri = "sip:caller@127.0.0.1"
+        account.sipConfig.transportId = self.transport_id
+        account.natConfig.iceEnabled = False
+        account.natConfig.sdpNatRewriteUse = 0
+        account.natConfig.contactRewriteUse = 0
+        account.natConfig.viaRewriteUse = 0
+        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+        self.account = pj.Account()
+        self.account.create(account)
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.players: list[pj.AudioMediaPlayer] = []
+        self.log: list[str] = []
+        self.t0 = time.monotonic()
+
+    def note(self, text: str) -> None:
+        self.log.append(f"{time.monotonic() - self.t0:7.3f} {text}")
+
+    def pump(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.endpoint.libHandleEvents(10)
+
+    def send_dtmf(self, call: ScriptedCall, digits: str, method: str) -> None:
+        for digit in digits:
+            if method in ("rfc2833", "both"):
+                call.dialDtmf(digit)
+            if method in ("info", "both"):
+                param = pj.CallSendDtmfParam()
+                param.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                param.digits = digit
+                param.duration = 160
+                call.sendDtmf(param)
+            self.pump(self.args.digit_gap)
+        self.note(f"sent DTMF {digits!r} via {method}")
+
+    def run(self, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        call = ScriptedCall(self.account)
+        call.makeCall(self.args.target, pj.CallOpParam(True))
+        self.note(f"INVITE {self.args.target}")
+        deadline = time.monotonic() + self.args.timeout
+        pending = sorted(steps, key=lambda step: step["at"])
+        hung_up = False
+        while not call.disconnected and time.monotonic() < deadline:
+            self.endpoint.libHandleEvents(10)
+            if call.confirmed_at is None or call.audio is None:
+                continue
+            if self.recorder is None and self.args.record:
+                self.recorder = pj.AudioMediaRecorder()
+                self.recorder.createRecorder(self.args.record)
+                call.audio.startTransmit(self.recorder)
+            since = time.monotonic() - call.confirmed_at
+            while pending and since >= pending[0]["at"]:
+                step = pending.pop(0)
+                if "dtmf" in step:
+                    self.send_dtmf(call, step["dtmf"], step.get("method", "rfc2833"))
+                elif "play" in step:
+                    player = pj.AudioMediaPlayer()
+                    player.createPlayer(step["play"], pj.PJMEDIA_FILE_NO_LOOP)
+                    player.startTransmit(call.audio)
+                    self.players.append(player)
+                    self.note(f"playing {step['play']}")
+                elif step.get("hangup"):
+                    call.hangup(pj.CallOpParam(True))
+                    hung_up = True
+                    self.note("hanging up")
+        if not call.disconnected:
+            self.note("timeout: forcing hang-up")
+            call.hangup(pj.CallOpParam(True))
+            self.pump(1.0)
+        self.pump(0.3)
+        self.recorder = None  # closes the WAV
+        self.players = []
+        report = {
+            "connected": call.confirmed_at is not None,
+            "ended": call.disconnected,
+            "far_end_hung_up": call.disconnected and not hung_up,
+            "last_status": call.last_status,
+        }
+        del call
+        return report
+
+    def close(self) -> None:
+        self.pump(0.2)
+        self.endpoint.libDestroy()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--steps", default="[]", help="JSON list of timed steps")
+    parser.add_argument("--record", help="WAV of what the caller hears")
+    parser.add_argument("--codec", choices=["pcmu", "pcma"], default="pcmu")
+    parser.add_argument("--tcp", action="store_true", help="SIP over TCP")
+    parser.add_argument("--digit-gap", type=float, default=0.3)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args()
+    phone = Phone(args)
+    try:
+        report = phone.run(json.loads(args.steps))
+    finally:
+        phone.close()
+    if args.record and os.path.exists(args.record):
+        with wave.open(args.record) as recording:
+            report["recording_seconds"] = recording.getnframes() / recording.getframerate()
+    report["log"] = phone.log
+    print(json.dumps(report))
+    return 0 if report["connected"] and report["ended"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
