@@ -80,6 +80,7 @@ class Input(enum.Enum):
     TIMER_K = "K"
     TIMER_L = "L"
     TIMER_M = "M"
+    CANCEL_WAIT = "64*T1 after our CANCEL"  # RFC 3261 §9.1: then give up on a final response
 
 
 TU_INPUTS = frozenset({Input.SEND_1XX, Input.SEND_2XX, Input.SEND_FINAL})
@@ -153,6 +154,7 @@ CLIENT_INVITE: Table = {
         In.RECV_1XX: (S.PROCEEDING, A.REPORT),
         In.RECV_2XX: (S.ACCEPTED, A.REPORT),
         In.RECV_FINAL: (S.COMPLETED, A.ACK_AND_REPORT),
+        In.CANCEL_WAIT: (S.TERMINATED, A.TIMEOUT),
     },
     S.ACCEPTED: {
         In.RECV_2XX: (S.ACCEPTED, A.REPORT),  # the TU re-sends its ACK
@@ -378,6 +380,12 @@ class ClientTransaction(Transaction):
         event = In.RECV_1XX if status < 200 else In.RECV_2XX if status < 300 else In.RECV_FINAL
         action = self._apply(event, response, now)
         return response if action in (A.REPORT, A.ACK_AND_REPORT) else None
+
+    def cancel_sent(self, now: float) -> None:
+        """The TU sent CANCEL for this INVITE: wait 64*T1 for the final response, then time out
+        (there is no other timer in Proceeding)."""
+        if self.state is S.PROCEEDING:
+            self._deadlines[In.CANCEL_WAIT] = now + 64 * T1
 
     def _ack_for(self, response: Response) -> Request:
         """RFC 3261 §17.1.1.3: the ACK for a non-2xx final shares the INVITE's branch."""

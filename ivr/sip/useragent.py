@@ -190,6 +190,8 @@ class UserAgent:
         self._client_tx: dict[tuple[str, str], tuple[ClientTransaction, _Call]] = {}
         self._calls: dict[CallHandle, _Call] = {}
         self._dialogs: dict[tuple[str, str, str], _Call] = {}
+        # (Call-ID, From tag, CSeq) of each live incoming call: spots merged requests (§8.2.2.2)
+        self._origins: dict[tuple[str, str, int], _Call] = {}
 
     # ------------------------------------------------------------------ aioquic-style I/O
 
@@ -384,9 +386,14 @@ class UserAgent:
         self, tx: ServerTransaction, source: tuple[str, int], transport: str, now: float
     ) -> None:
         request = tx.request
+        origin = _origin(request)
+        if origin in self._origins:  # the same INVITE by another path (or a new branch)
+            self._reply(tx, 482, now)
+            return
         handle = CallHandle(request.call_id, new_tag())
         call = _Call(handle, request, tx, source, transport, P.OFFERED)
         self._calls[handle] = call
+        self._origins[origin] = call
         self._server_tx[server_key(request)] = (tx, call)
         self._reply(tx, 100, now)  # at once: some phones wait for it
         log.info("call %s: INVITE from %s:%d over %s", handle.call_id, *source, transport)
@@ -564,6 +571,7 @@ class UserAgent:
         call.phase = next_phase
         if next_phase is P.ENDED:
             self._calls.pop(call.handle, None)
+            self._origins.pop(_origin(call.invite), None)
             if call.dialog is not None:
                 self._dialogs.pop(call.dialog.key, None)
         return next_phase
@@ -610,6 +618,8 @@ class UserAgent:
                 headers.add(name, value)
         headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
         self._start_client(call, Request("CANCEL", invite.uri, headers), now)
+        assert isinstance(call.invite_tx, ClientTransaction)
+        call.invite_tx.cancel_sent(now)
 
     def _start_client(self, call: _Call, request: Request, now: float) -> None:
         flow = call.dialog.flow if call.dialog is not None else call.flow
@@ -697,6 +707,10 @@ class UserAgent:
     def _contact(self, transport: str) -> str:
         suffix = ";transport=tcp" if transport == "tcp" else ""
         return f"<sip:ivr@{self._sent_by}{suffix}>"
+
+
+def _origin(invite: Request) -> tuple[str, str, int]:
+    return (invite.call_id, invite.from_tag or "", invite.cseq[0])
 
 
 def parse_dtmf_info(content_type: str, body: bytes) -> tuple[str, int | None] | None:

@@ -20,7 +20,7 @@ import pytest
 from twisted.internet.selectreactor import SelectReactor
 
 from ivr.sip import sdp
-from ivr.sip.events import CallConfirmed, CallEnded, Event, IncomingCall
+from ivr.sip.events import CallConfirmed, CallEnded, Event, IncomingCall, OutgoingAnswered
 from ivr.sip.message import Request, Response, StreamFramer, parse_message
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
@@ -282,3 +282,47 @@ def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path)
     confirmed = [e for e in server.app.events if isinstance(e, CallConfirmed)]
     ended = [e for e in server.app.events if isinstance(e, CallEnded)]
     assert len(confirmed) == 5 and [e.reason for e in ended] == ["bye"] * 5
+
+
+def test_outgoing_tcp_call_opens_a_connection_and_gets_answered(server: Server) -> None:
+    with socket.socket() as listener:
+        listener.bind((HOST, 0))
+        listener.listen(1)
+        agent = f"sip:agent@{HOST}:{listener.getsockname()[1]};transport=tcp"
+        call = server.transport.ua.invite(agent, OFFER, time.monotonic())
+        server.transport.flush()
+        server.pump_until(lambda: select.select([listener], [], [], 0)[0])
+        conn, _ = listener.accept()
+        with conn:
+            framer = StreamFramer()
+            (invite,) = read_tcp(server, conn, framer, 1)
+            assert invite.method == "INVITE" and invite.call_id == call.call_id
+            ok = (
+                f"SIP/2.0 200 OK\r\nVia: {invite.headers.get('Via')}\r\n"
+                f"From: {invite.headers.get('From')}\r\nTo: {invite.headers.get('To')};tag=ag\r\n"
+                f"Call-ID: {invite.call_id}\r\nCSeq: 1 INVITE\r\n"
+                f"Contact: <sip:agent@{HOST}:{listener.getsockname()[1]};transport=tcp>\r\n"
+                f"Content-Type: application/sdp\r\nContent-Length: {len(OFFER)}\r\n\r\n"
+            ).encode() + OFFER
+            conn.sendall(ok)
+            (ack,) = read_tcp(server, conn, framer, 1)
+            assert ack.method == "ACK" and ack.to_tag == "ag"
+    assert OutgoingAnswered(call, OFFER) in server.app.events
+
+
+def test_a_failing_event_handler_costs_one_event_not_the_server(
+    server: Server, phone: socket.socket
+) -> None:
+    def explode(event: Event) -> None:
+        raise RuntimeError("bug in the call layer")
+
+    server.transport.on_event = explode
+    port = phone.getsockname()[1]
+    phone.sendto(
+        sip_request("INVITE", port, server.address[1], body=OFFER.decode()), server.address
+    )
+    assert server.receive(phone).status == 100  # type: ignore[union-attr]
+    phone.sendto(
+        sip_request("OPTIONS", port, server.address[1], branch="z9hG4bK-o"), server.address
+    )
+    assert server.receive(phone).status == 200  # type: ignore[union-attr]

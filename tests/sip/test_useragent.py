@@ -456,3 +456,26 @@ def test_dtmf_info_parser_refuses_what_is_not_a_key() -> None:
     assert parse_dtmf_info("application/dtmf", b"16") is None
     assert parse_dtmf_info("application/dtmf", b"12") == ("A", None)
     assert parse_dtmf_info("application/dtmf", b"") is None
+
+
+def test_same_invite_by_another_branch_is_a_merged_request_482(phone: Phone) -> None:
+    phone.call()
+    copy = request("INVITE", branch="z9hG4bK-other-path", body=OFFER, content_type=SDP)
+    assert statuses(phone.send(copy, now=0.1)) == [482]
+    assert phone.events() == []
+
+
+def test_finished_calls_leave_no_transaction_or_timer_behind(ua: UserAgent, phone: Phone) -> None:
+    incoming, tag = phone.answered_call()
+    phone.send(request("OPTIONS", branch="z9hG4bK-o", cseq=2, to_tag=tag), now=1.0)
+    ua.hangup(incoming.call, now=2.0)
+    (bye,) = parsed(ua.datagrams_to_send())
+    ok = (
+        f"SIP/2.0 200 OK\r\nVia: {bye.headers.get('Via')}\r\nFrom: {bye.headers.get('From')}\r\n"
+        f"To: {bye.headers.get('To')}\r\nCall-ID: {bye.call_id}\r\nCSeq: 1 BYE\r\n\r\n"
+    )
+    phone.send(ok.encode(), now=2.1)
+    while (deadline := ua.get_timer()) is not None:
+        ua.handle_timer(deadline)
+    assert ua.get_timer() is None and ua.datagrams_to_send() == []
+    assert phone.events() == [CallEnded(incoming.call, "bye-sent")]

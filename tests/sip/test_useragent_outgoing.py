@@ -168,3 +168,17 @@ def test_invite_retransmissions_stop_at_the_first_response(ua: UserAgent) -> Non
     ua.receive(response_to(invite, 100), PEER, "udp", 0.6)
     assert ua.get_timer() is None
     assert methods(ua.datagrams_to_send()) == ["INVITE"]
+
+
+def test_cancelled_call_without_final_response_is_dropped_after_64_t1(ua: UserAgent) -> None:
+    call, invite, _ = place_call(ua)
+    ua.receive(response_to(invite, 180), PEER, "udp", 0.1)
+    ua.hangup(call, now=1.0)
+    ((cancel, _),) = sent_requests(ua)
+    ua.receive(response_to(cancel, 200), PEER, "udp", 1.1)
+    while (deadline := ua.get_timer()) is not None:
+        ua.handle_timer(deadline)
+    assert deadline is None and ua.datagrams_to_send() == []
+    assert events(ua) == [OutgoingRinging(call), CallEnded(call, "cancelled")]
+    ua.receive(response_to(invite, 487), PEER, "udp", 40.0)  # far too late: a stray
+    assert ua.datagrams_to_send() == [] and events(ua) == []
