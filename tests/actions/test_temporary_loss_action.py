@@ -194,3 +194,30 @@ def test_a_long_sip_caller_identity_is_recorded_whole(make_card, registry, ctx) 
     )
     assert result.outcome == "reported"
     assert _reports(ctx)[0].caller == caller
+
+
+def test_sweepers_on_several_nodes_record_each_lapse_once(
+    registry: ActionRegistry, make_card, ctx: ActionContext, clock: FakeClock
+) -> None:
+    for _ in range(5):
+        registry.run(request("temporary_loss", id_number=make_card()))
+    clock.advance(days=7)
+    nodes = 4
+    barrier = threading.Barrier(nodes)
+    swept: list[int] = []
+
+    def node() -> None:
+        barrier.wait()
+        swept.append(sweep_lapsed(ctx))
+
+    threads = [threading.Thread(target=node) for _ in range(nodes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(swept) == 5
+    with ctx.db.reading() as session:
+        lapses = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "temporary_loss_lapsed")
+        ).all()
+    assert len(lapses) == 5
