@@ -110,15 +110,16 @@ class CallListener:
             return
         utterance = self._utterance
         assert utterance is not None  # SPEECH and END only follow START
-        pcm = frame.tobytes()
-        utterance.pending.append(pcm)
-        if self._transcripts is not None:
-            utterance.audio.append(pcm)
         if event is VadEvent.END:
             utterance.ended = True
             self._utterance = None
             self._pump(utterance)
-        elif len(utterance.pending) >= self._settings.chunk_frames:
+            return
+        pcm = frame.tobytes()
+        utterance.pending.append(pcm)
+        if self._transcripts is not None:
+            utterance.audio.append(pcm)
+        if len(utterance.pending) >= self._settings.chunk_frames:
             self._pump(utterance)
 
     def set_active(self, active: bool) -> None:

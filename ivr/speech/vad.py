@@ -69,10 +69,6 @@ class VoiceActivityDetector:
         self._quiet_run = 0
         self._utterance_frames = 0
 
-    @property
-    def speaking(self) -> bool:
-        return self._speaking
-
     def process(self, frame: np.ndarray) -> VadEvent:
         energy = frame_energy_db(frame)
         loud = energy > self._threshold_db and energy > self._floor_db + self._margin_db
