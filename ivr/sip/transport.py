@@ -32,6 +32,7 @@ log = logging.getLogger("ivr.sip.transport")
 
 Address = tuple[str, int]
 T = TypeVar("T")
+PORT_ATTEMPTS = 20  # port 0: how many OS-chosen UDP ports to try for a free TCP twin
 
 
 class _Datagrams(protocol.DatagramProtocol):
@@ -130,14 +131,24 @@ class SipTransport:
         self._flushing = False
 
     def listen(self, interface: str | None = None) -> None:
-        """Bind UDP, then TCP on the same port. Port 0 picks a free UDP port and tells the agent,
-        so Via and Contact carry the real one. `interface` defaults to the agent's host; give
-        "0.0.0.0" to answer on every address while the agent advertises a public one."""
+        """Bind UDP, then TCP on the same port. Port 0 picks a port free for both and tells the
+        agent, so Via and Contact carry the real one. `interface` defaults to the agent's host;
+        give "0.0.0.0" to answer on every address while the agent advertises a public one."""
         bind = self.ua.host if interface is None else interface
-        self._udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=bind)
-        self.ua.port = self._udp.getHost().port
-        self._tcp = self.reactor.listenTCP(self.ua.port, _StreamFactory(self), interface=bind)
-        log.info("SIP listening on %s:%d (UDP and TCP)", bind, self.ua.port)
+        for _ in range(PORT_ATTEMPTS if self.ua.port == 0 else 1):
+            udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=bind)
+            port = udp.getHost().port
+            try:
+                self._tcp = self.reactor.listenTCP(port, _StreamFactory(self), interface=bind)
+            except error.CannotListenError:
+                udp.stopListening()
+                if self.ua.port != 0:
+                    raise
+                continue  # the OS gave a UDP port whose TCP twin is taken: another one
+            self._udp, self.ua.port = udp, port
+            log.info("SIP listening on %s:%d (UDP and TCP)", bind, port)
+            return
+        raise error.CannotListenError(bind, 0, OSError("no port free for both UDP and TCP"))
 
     def stop(self) -> defer.Deferred[Any]:
         """Stop listening, close TCP connections and the timer; fires when the ports are closed.

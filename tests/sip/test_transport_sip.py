@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from twisted.internet.error import CannotListenError
 from twisted.internet.selectreactor import SelectReactor
 
 from ivr.sip import sdp
@@ -188,7 +189,7 @@ def test_garbage_gets_400_or_nothing_and_the_server_still_answers(
     assert server.receive(phone).status == 200  # type: ignore[union-attr]
 
 
-def test_call_layer_hangup_after_flush_sends_bye(server: Server, phone: socket.socket) -> None:
+def test_call_layer_hangup_through_command_sends_bye(server: Server, phone: socket.socket) -> None:
     port = phone.getsockname()[1]
     phone.sendto(
         sip_request("INVITE", port, server.address[1], body=OFFER.decode()), server.address
@@ -201,8 +202,7 @@ def test_call_layer_hangup_after_flush_sends_bye(server: Server, phone: socket.s
     )
     server.pump_until(lambda: any(isinstance(e, CallConfirmed) for e in server.app.events))
     call = server.app.events[0].call  # type: ignore[union-attr]
-    server.transport.ua.hangup(call, time.monotonic())
-    server.transport.flush()
+    server.transport.command(lambda ua, now: ua.hangup(call, now))
     bye = server.receive(phone)
     assert isinstance(bye, Request) and bye.method == "BYE"
 
@@ -326,3 +326,30 @@ def test_a_failing_event_handler_costs_one_event_not_the_server(
         sip_request("OPTIONS", port, server.address[1], branch="z9hG4bK-o"), server.address
     )
     assert server.receive(phone).status == 200  # type: ignore[union-attr]
+
+
+class FirstTcpPortTaken(SelectReactor):
+    """A reactor on which the first TCP port asked for is already in use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[int] = []
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        if not self.refused:
+            self.refused.append(port)
+            raise CannotListenError(interface, port, OSError("in use"))
+        return super().listenTCP(port, factory, backlog, interface)
+
+
+def test_port_zero_retries_until_udp_and_tcp_share_a_port() -> None:
+    reactor = FirstTcpPortTaken()
+    transport = SipTransport(UserAgent(host=HOST, port=0), lambda event: None, reactor=reactor)
+    transport.listen()
+    try:
+        assert transport.ua.port not in (0, reactor.refused[0])
+        with socket.create_connection((HOST, transport.ua.port)):
+            pass  # TCP listens on the port the agent advertises
+    finally:
+        transport.stop()
+        reactor.iterate(0)
