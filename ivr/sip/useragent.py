@@ -74,6 +74,8 @@ log = logging.getLogger("ivr.sip")
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf"
 SDP = "application/sdp"
+DTMF_RELAY = "application/dtmf-relay"  # Signal=5\r\nDuration=160 (pjsip, linphone, sipp)
+DTMF_TYPES = (DTMF_RELAY, "application/dtmf")
 # Methods we know and refuse with 405 (the IVR is no registrar, presence or messaging server).
 NOT_ALLOWED = frozenset(
     {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "UPDATE", "PRACK"}
@@ -178,6 +180,18 @@ class _Call:
     reinvite: ServerTransaction | None = None  # the peer's re-INVITE awaiting our answer
     awaiting_ack: dict[int, ServerTransaction] = field(default_factory=dict)  # CSeq -> 2xx'd tx
 
+    @property
+    def invite_server(self) -> ServerTransaction:
+        """The INVITE transaction of an incoming call."""
+        assert isinstance(self.invite_tx, ServerTransaction)
+        return self.invite_tx
+
+    @property
+    def invite_client(self) -> ClientTransaction:
+        """The INVITE transaction of a call we placed."""
+        assert isinstance(self.invite_tx, ClientTransaction)
+        return self.invite_tx
+
 
 class UserAgent:
     def __init__(self, *, host: str, port: int, user_agent: str = "ivr12333") -> None:
@@ -257,7 +271,7 @@ class UserAgent:
             self._contact(active.transport),
         )
         self._dialogs[active.dialog.key] = active
-        active.awaiting_ack[active.invite.cseq[0]] = active.invite_tx  # type: ignore[assignment]
+        active.awaiting_ack[active.invite.cseq[0]] = active.invite_server
         log.info("call %s answered", call.call_id)
 
     def reject(self, call: CallHandle, status: int, now: float, reason: str | None = None) -> None:
@@ -292,19 +306,16 @@ class UserAgent:
             self._report(after, CallEnded(call, "cancelled"))
 
     def answer_reinvite(self, call: CallHandle, sdp: bytes, now: float) -> None:
-        active = self._pending_reinvite(call)
-        if active is None or active.reinvite is None:
-            return
-        tx, active.reinvite = active.reinvite, None
-        self._reply(tx, 200, now, sdp=sdp)
-        active.awaiting_ack[tx.request.cseq[0]] = tx
+        pending = self._take_reinvite(call)
+        if pending is not None:
+            active, tx = pending
+            self._reply(tx, 200, now, sdp=sdp)
+            active.awaiting_ack[tx.request.cseq[0]] = tx
 
     def reject_reinvite(self, call: CallHandle, status: int, now: float) -> None:
-        active = self._pending_reinvite(call)
-        if active is None or active.reinvite is None:
-            return
-        tx, active.reinvite = active.reinvite, None
-        self._reply(tx, status, now)
+        pending = self._take_reinvite(call)
+        if pending is not None:
+            self._reply(pending[1], status, now)
 
     # ------------------------------------------------------------------ commands: outgoing calls
 
@@ -473,9 +484,8 @@ class UserAgent:
         request = tx.request
         self._server_tx[server_key(request)] = (tx, call)
         if call.reinvite is not None:
-            response = make_response(request, 500, "Server Internal Error (re-INVITE pending)")
-            response.headers.add("Retry-After", "1")
-            tx.respond(response, now)
+            reason = "Server Internal Error (re-INVITE pending)"
+            self._reply(tx, 500, now, reason, extra=(("Retry-After", "1"),))
         elif call.phase is not P.CONFIRMED or call.awaiting_ack:
             self._reply(tx, 491, now)
         else:
@@ -485,23 +495,18 @@ class UserAgent:
 
     def _receive_info(self, call: _Call, tx: ServerTransaction, now: float) -> None:
         request = tx.request
-        content_type = (request.headers.get("Content-Type") or "").partition(";")[0].strip()
-        content_type = content_type.lower()
-        if not request.body:
-            status = 200
-        elif content_type in ("application/dtmf-relay", "application/dtmf"):
+        content_type = (request.headers.get("Content-Type") or "").partition(";")[0]
+        content_type = content_type.strip().lower()
+        if request.body and content_type not in DTMF_TYPES:
+            self._reply(tx, 415, now, extra=(("Accept", ACCEPT),))
+            return
+        if request.body:
             press = parse_dtmf_info(content_type, request.body)
-            status = 200 if press is not None else 400
-            if press is not None:
-                self._events.append(DtmfInfo(call.handle, *press))
-        else:
-            status = 415
-        if status == 415:
-            response = make_response(request, 415)
-            response.headers.add("Accept", ACCEPT)
-            tx.respond(response, now)
-        else:
-            self._reply(tx, status, now)
+            if press is None:
+                self._reply(tx, 400, now, "Bad Request (no DTMF key in the body)")
+                return
+            self._events.append(DtmfInfo(call.handle, *press))
+        self._reply(tx, 200, now)
 
     # ------------------------------------------------------------------ responses in
 
@@ -586,13 +591,14 @@ class UserAgent:
         if not call.reported:
             self._events.append(event)
 
-    def _pending_reinvite(self, handle: CallHandle) -> _Call | None:
-        """The call whose re-INVITE the call layer answers; None if the call is over or the
-        peer withdrew the re-INVITE (CANCEL, BYE) meanwhile."""
+    def _take_reinvite(self, handle: CallHandle) -> tuple[_Call, ServerTransaction] | None:
+        """The call and the re-INVITE the call layer answers now; None if the call is over or
+        the peer withdrew the re-INVITE (CANCEL, BYE) meanwhile."""
         call = self._calls.get(handle)
         if call is None or call.reported or call.reinvite is None:
             return None
-        return call
+        tx, call.reinvite = call.reinvite, None
+        return call, tx
 
     def _ack_timeout(self, call: _Call, tx: ServerTransaction, now: float) -> None:
         """§13.3.1.4: no ACK for our 2xx in 64*T1: the session is over; end it with BYE."""
@@ -618,8 +624,7 @@ class UserAgent:
                 headers.add(name, value)
         headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
         self._start_client(call, Request("CANCEL", invite.uri, headers), now)
-        assert isinstance(call.invite_tx, ClientTransaction)
-        call.invite_tx.cancel_sent(now)
+        call.invite_client.cancel_sent(now)
 
     def _start_client(self, call: _Call, request: Request, now: float) -> None:
         flow = call.dialog.flow if call.dialog is not None else call.flow
@@ -634,9 +639,7 @@ class UserAgent:
         sdp: bytes = b"",
         reason: str | None = None,
     ) -> None:
-        tx = call.invite_tx
-        assert isinstance(tx, ServerTransaction)
-        self._reply(tx, status, now, reason, call.handle.local_tag, sdp)
+        self._reply(call.invite_server, status, now, reason, call.handle.local_tag, sdp)
 
     def _reply(
         self,
@@ -646,6 +649,7 @@ class UserAgent:
         reason: str | None = None,
         to_tag: str | None = None,
         sdp: bytes = b"",
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Respond through `tx`; a request without a To tag gets `to_tag` or a fresh one
         (§8.2.6.2), the request's own tag is always kept."""
@@ -665,6 +669,8 @@ class UserAgent:
             response.headers.add("Allow", ALLOW)
         if method == "OPTIONS" and 200 <= status < 300:
             response.headers.add("Accept", ACCEPT)
+        for name, value in extra:
+            response.headers.add(name, value)
         response.headers.add("Server", self.user_agent)
         tx.respond(response, now)
 
@@ -721,7 +727,7 @@ def parse_dtmf_info(content_type: str, body: bytes) -> tuple[str, int | None] | 
     """
     text = body.decode("ascii", errors="replace")
     duration: int | None = None
-    if content_type == "application/dtmf-relay":
+    if content_type == DTMF_RELAY:
         signal = _DTMF_RELAY_SIGNAL.search(text)
         if signal is None:
             return None
