@@ -5,6 +5,11 @@ pool in chunks of `chunk_ms`, so when the hangover closes it only the last chunk
 decode and the intent follows the end of speech closely. One utterance has one recognizer and
 at most one chunk in flight; a new utterance gets a new recognizer, so dropping one (pause,
 close) never waits for a thread. Results come back on the reactor thread as events.
+
+Load is bounded process-wide by `Slots` shared by every listener: at most `max_utterances` are
+decoded at once (a caller who starts speaking when all are taken is not listened to for that
+utterance; the keypad still works), and at most `transcript.max_concurrent` free decodes run, so
+recognition falls behind by whole utterances instead of answering every caller late.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ class Executor(Protocol):
     def run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]: ...
 
 
-class TranscriptSlots:
-    """Process-wide count of free decodes in flight (reactor thread only), so they stay bounded."""
+class Slots:
+    """A process-wide count of work in flight, kept on the reactor thread only (no lock)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -55,7 +60,7 @@ class TranscriptSlots:
 
 
 class _Utterance:
-    __slots__ = ("audio", "busy", "decoder", "dropped", "ended", "pending")
+    __slots__ = ("audio", "busy", "decoder", "dropped", "ended", "holds_slot", "pending")
 
     def __init__(self, decoder: GrammarDecoder, preroll: list[bytes]) -> None:
         self.decoder = decoder
@@ -64,6 +69,7 @@ class _Utterance:
         self.busy = False
         self.ended = False
         self.dropped = False
+        self.holds_slot = True
 
 
 class CallListener:
@@ -75,7 +81,8 @@ class CallListener:
         intents: IntentSet,
         pool: Executor,
         on_event: Callable[[SpeechEvent], None],
-        transcripts: TranscriptSlots | None,
+        utterance_slots: Slots,
+        transcript_slots: Slots | None,
     ) -> None:
         self.call_ref = call_ref
         self._settings = settings
@@ -84,12 +91,13 @@ class CallListener:
         self._grammar = intents.grammar()
         self._pool = pool
         self._on_event = on_event
-        self._transcripts = transcripts
+        self._utterance_slots = utterance_slots
+        self._transcript_slots = transcript_slots
         self._vad = VoiceActivityDetector(settings.vad)
         self._preroll: deque[bytes] = deque(
             maxlen=max(settings.vad.preroll_frames, settings.vad.start_frames)
         )
-        self._utterance: _Utterance | None = None
+        self._utterance: _Utterance | None = None  # None between utterances and when shed
         self._active = True
         self._closed = False
 
@@ -103,23 +111,20 @@ class CallListener:
             return
         if event is VadEvent.START:
             self._preroll.append(frame.tobytes())
-            self._utterance = _Utterance(
-                GrammarDecoder(self._model, self._grammar), [*self._preroll]
-            )
-            self._preroll.clear()
+            self._open_utterance()
             return
         utterance = self._utterance
-        assert utterance is not None  # SPEECH and END only follow START
+        if utterance is None:  # shed for load: let it pass
+            return
+        pcm = frame.tobytes()
+        utterance.pending.append(pcm)
+        if self._transcript_slots is not None:
+            utterance.audio.append(pcm)
         if event is VadEvent.END:
             utterance.ended = True
             self._utterance = None
             self._pump(utterance)
-            return
-        pcm = frame.tobytes()
-        utterance.pending.append(pcm)
-        if self._transcripts is not None:
-            utterance.audio.append(pcm)
-        if len(utterance.pending) >= self._settings.chunk_frames:
+        elif len(utterance.pending) >= self._settings.chunk_frames:
             self._pump(utterance)
 
     def set_active(self, active: bool) -> None:
@@ -133,12 +138,32 @@ class CallListener:
         self._drop_utterance()
         self._closed = True
 
+    def _open_utterance(self) -> None:
+        if self._utterance_slots.take():
+            decoder = GrammarDecoder(self._model, self._grammar)
+            self._utterance = _Utterance(decoder, [*self._preroll])
+        else:
+            log.warning(
+                "call %s: not listening to this utterance, %d already being decoded",
+                self.call_ref,
+                self._utterance_slots.limit,
+            )
+        self._preroll.clear()
+
     def _drop_utterance(self) -> None:
-        if self._utterance is not None:
-            self._utterance.dropped = True
+        utterance = self._utterance
+        if utterance is not None:
+            utterance.dropped = True
+            if not utterance.busy:
+                self._release(utterance)
             self._utterance = None
         self._vad.reset()
         self._preroll.clear()
+
+    def _release(self, utterance: _Utterance) -> None:
+        if utterance.holds_slot:
+            utterance.holds_slot = False
+            self._utterance_slots.give_back()
 
     def _pump(self, utterance: _Utterance) -> None:
         """Send the pending audio of `utterance` to a thread unless a chunk is already there."""
@@ -147,8 +172,7 @@ class CallListener:
         pcm = b"".join(utterance.pending)
         utterance.pending.clear()
         utterance.busy = True
-        final = utterance.ended
-        work = self._pool.run(decode_chunk, utterance.decoder, pcm, final)
+        work = self._pool.run(decode_chunk, utterance.decoder, pcm, utterance.ended)
         work.addCallbacks(
             self._decoded, self._failed, callbackArgs=(utterance,), errbackArgs=(utterance,)
         )
@@ -156,10 +180,12 @@ class CallListener:
     def _decoded(self, hypothesis: Hypothesis | None, utterance: _Utterance) -> None:
         utterance.busy = False
         if utterance.dropped or self._closed:
+            self._release(utterance)
             return
         if hypothesis is None:
             self._pump(utterance)
             return
+        self._release(utterance)
         match = self._intents.match(hypothesis, self._settings.confidence)
         if match is not None:
             log.info(
@@ -169,13 +195,18 @@ class CallListener:
                 match.phrase,
                 match.confidence,
             )
-            self._on_event(
-                IntentHeard(match.intent, self._intents.text_of(hypothesis), match.confidence)
-            )
+            text = self._intents.text_of(hypothesis)
+            self._on_event(IntentHeard(match.intent, text, match.confidence))
         self._start_transcript(utterance)
 
+    def _failed(self, failure: Failure, utterance: _Utterance) -> None:
+        utterance.busy = False
+        utterance.dropped = True
+        self._release(utterance)
+        log.error("call %s: speech decoding failed: %s", self.call_ref, failure.getErrorMessage())
+
     def _start_transcript(self, utterance: _Utterance) -> None:
-        slots = self._transcripts
+        slots = self._transcript_slots
         if slots is None:
             return
         if not slots.take():
@@ -185,14 +216,9 @@ class CallListener:
         work = self._pool.run(transcribe, self._model, b"".join(utterance.audio)[:limit])
         work.addBoth(self._transcribed, slots)
 
-    def _transcribed(self, result: str | Failure, slots: TranscriptSlots) -> None:
+    def _transcribed(self, result: str | Failure, slots: Slots) -> None:
         slots.give_back()
         if isinstance(result, Failure):
             log.error("call %s: transcript failed: %s", self.call_ref, result.getErrorMessage())
         elif result and not self._closed:
             self._on_event(Transcript(result))
-
-    def _failed(self, failure: Failure, utterance: _Utterance) -> None:
-        utterance.busy = False
-        utterance.dropped = True
-        log.error("call %s: speech decoding failed: %s", self.call_ref, failure.getErrorMessage())

@@ -18,7 +18,7 @@ import vosk
 
 from ivr.speech.events import SpeechEvent
 from ivr.speech.intents import IntentSet, build_intent_set
-from ivr.speech.listener import CallListener, Executor, TranscriptSlots
+from ivr.speech.listener import CallListener, Executor, Slots
 from ivr.speech.model import ModelUnavailable, has_word, load_model, resolve_model_dir
 from ivr.speech.settings import MODEL_ENV, SpeechSettings, parse_speech_settings
 
@@ -38,8 +38,9 @@ class SpeechService:
         self._pool = pool
         self._model: vosk.Model | None = None
         self._intents = IntentSet((), ())
-        self._transcripts = (
-            TranscriptSlots(self.settings.transcript.max_concurrent)
+        self._utterance_slots = Slots(self.settings.max_utterances)
+        self._transcript_slots = (
+            Slots(self.settings.transcript.max_concurrent)
             if self.settings.transcript.enabled
             else None
         )
@@ -94,5 +95,6 @@ class SpeechService:
             self._intents,
             self._pool,
             on_event,
-            self._transcripts,
+            self._utterance_slots,
+            self._transcript_slots,
         )

@@ -66,6 +66,7 @@ class SpeechSettings:
     threads: int = 2
     chunk_ms: int = 200  # audio handed to a recognition thread at a time while someone speaks
     confidence: float = 0.6
+    max_utterances: int = 50  # decoded at once, process-wide; more speakers are not listened to
     garbage_words: tuple[str, ...] = ("[unk]",)
     intents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     vad: VadSettings = field(default_factory=VadSettings)
@@ -142,6 +143,7 @@ def parse_speech_settings(
         threads=int(_number(raw, "threads", SpeechSettings.threads, "speech")),
         chunk_ms=int(_number(raw, "chunk_ms", SpeechSettings.chunk_ms, "speech")),
         confidence=_number(raw, "confidence", SpeechSettings.confidence, "speech"),
+        max_utterances=int(_number(raw, "max_utterances", SpeechSettings.max_utterances, "speech")),
         garbage_words=_words(
             raw.get("garbage_words", list(SpeechSettings.garbage_words)), "speech.garbage_words"
         ),
@@ -159,8 +161,8 @@ def parse_speech_settings(
 def _check(settings: SpeechSettings) -> None:
     if not 0.0 <= settings.confidence <= 1.0:
         raise ConfigError("setting 'speech.confidence' must lie between 0 and 1")
-    if settings.threads < 1:
-        raise ConfigError("setting 'speech.threads' must be at least 1")
+    if settings.threads < 1 or settings.max_utterances < 1:
+        raise ConfigError("settings 'speech.threads' and 'speech.max_utterances' must be >= 1")
     if (
         settings.transcript.enabled
         and not 0 < settings.transcript.max_concurrent < settings.threads

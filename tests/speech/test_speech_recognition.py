@@ -16,7 +16,7 @@ from ivr.speech.events import IntentHeard, SpeechEvent, Transcript
 from ivr.speech.service import SpeechService
 
 from .pools import InlinePool
-from .signals import call_audio, dtmf_tones, feed, pink_noise, say, silence, white_noise
+from .signals import FRAME, call_audio, dtmf_tones, feed, pink_noise, say, silence, white_noise
 
 
 def listen(service: SpeechService, audio: np.ndarray) -> list[SpeechEvent]:
@@ -148,3 +148,39 @@ def test_free_transcript_follows_the_intent_when_enabled(
     assert [type(event) for event in events] == [IntentHeard, Transcript]
     assert isinstance(events[1], Transcript) and events[1].text
     assert inline_pool.jobs[-1] == "transcribe"
+
+
+def interleave(listeners: list[Any], audios: list[np.ndarray]) -> None:
+    """Calls talking at the same time: each 20 ms tick feeds every call its frame."""
+    length = min(len(audio) for audio in audios) // FRAME * FRAME
+    for start in range(0, length, FRAME):
+        for listener, audio in zip(listeners, audios, strict=True):
+            listener.feed(audio[start : start + FRAME])
+
+
+def test_speakers_beyond_max_utterances_are_not_listened_to_until_a_slot_frees(
+    korean_section: dict[str, Any], inline_pool: InlinePool
+) -> None:
+    service = SpeechService({**korean_section, "max_utterances": 1}, inline_pool, environ={})
+    heard: dict[str, list[SpeechEvent]] = {"a": [], "b": []}
+    a = service.listener_for_call("a", heard["a"].append)
+    b = service.listener_for_call("b", heard["b"].append)
+    speech = call_audio(silence(0.2), say("상담원 연결"), silence(1.0))
+    interleave([a, b], [speech, speech])
+    assert (intents(heard["a"]), intents(heard["b"])) == (["agent"], [])
+    feed(b, speech)  # a's utterance is done: its slot is free again
+    assert intents(heard["b"]) == ["agent"]
+
+
+def test_a_dropped_utterance_gives_its_slot_back(
+    korean_section: dict[str, Any], inline_pool: InlinePool
+) -> None:
+    service = SpeechService({**korean_section, "max_utterances": 1}, inline_pool, environ={})
+    heard: list[SpeechEvent] = []
+    a = service.listener_for_call("a", heard.append)
+    b = service.listener_for_call("b", heard.append)
+    assert a is not None and b is not None
+    feed(a, say("상담원 연결")[:4000])
+    a.close()
+    feed(b, call_audio(say("상담원 연결"), silence(1.0)))
+    assert intents(heard) == ["agent"]
