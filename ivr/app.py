@@ -21,6 +21,7 @@ from twisted.internet.error import CannotListenError
 
 from ivr import logs
 from ivr.actions.base import ActionRequest, ActionResult
+from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry
 from ivr.actions.service import ActionContext
 from ivr.agents.transfer import AgentLeg, AgentSettings
@@ -47,6 +48,7 @@ from ivr.workers import BlockingPool
 log = logging.getLogger("ivr.app")
 
 SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
+LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
 
 
 class IvrApp:
@@ -92,6 +94,8 @@ class IvrApp:
         self.draining = False
         self._housekeeping = task.LoopingCall(self._sweep)
         self._housekeeping.clock = reactor
+        self._lapse_sweeper = task.LoopingCall(self._record_lapses)
+        self._lapse_sweeper.clock = reactor
 
     # --- start and stop --------------------------------------------------------------------
 
@@ -107,13 +111,15 @@ class IvrApp:
         )
         self.pacer.start()
         self._housekeeping.start(5.0, now=False)
+        self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
         log.info("IVR ready")
 
     def stop(self) -> Deferred[None]:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
         self.draining = True
-        if self._housekeeping.running:
-            self._housekeeping.stop()
+        for loop in (self._housekeeping, self._lapse_sweeper):
+            if loop.running:
+                loop.stop()
         for call in list(self.calls.values()):
             call.hang_up("server shutting down")
         log.info("shutting down: %d calls ended", len(self.calls))
@@ -218,6 +224,17 @@ class IvrApp:
             last = call.session.last_received
             if not call.held and last is not None and now - last > self.media_timeout:
                 call.hang_up(f"no RTP for {self.media_timeout:.0f} s")
+
+    def _record_lapses(self) -> None:
+        """Audit temporary losses that lapsed (their state needs no job; the audit log does)."""
+
+        def recorded(count: int) -> None:
+            if count:
+                log.info("recorded %d lapsed temporary loss(es) in the audit log", count)
+
+        self.db_pool.run(sweep_lapsed, self.action_context).addCallbacks(
+            recorded, lambda failure: log.warning("lapse sweep failed: %s", failure.type.__name__)
+        )
 
     def _reload_menu_if_changed(self) -> None:
         try:

@@ -14,7 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.config import StoreSettings
+from ivr.store.db import Database, open_database
+
 ROOT = Path(__file__).resolve().parents[2]
+SIP_CLIENTS = ROOT.parent / "shared" / "sip-clients"  # the project's shared test callers
 CALLER = ROOT / "tests" / "clients" / "scripted_caller.py"
 
 
@@ -143,3 +147,38 @@ def call(
         raise AssertionError(
             f"caller failed ({done.returncode}): {done.stdout!r} {done.stderr[-2000:]!r}"
         ) from None
+
+
+def open_store(server: IvrProcess) -> Database:
+    """The IVR's own database, to check what a call left behind."""
+    settings = StoreSettings(
+        database_url=server.env.get("IVR_DATABASE_URL"), data_dir=server.data_dir
+    )
+    return open_database(settings)
+
+
+def sipp(server: IvrProcess, scenario: str, *args: str, timeout: float = 60) -> str:
+    """Run one sipp call (scenarios from the shared sip-clients); returns its output."""
+    command = [
+        "sipp",
+        f"127.0.0.1:{server.sip_port}",
+        "-sf",
+        str(SIP_CLIENTS / "sipp" / scenario),
+        "-s",
+        "12333",
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-p",
+        str(free_port()),
+        "-m",
+        "1",
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout)}s",
+        *args,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 20)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return done.stdout

@@ -1,0 +1,180 @@
+"""Real phones call the real IVR process over loopback: signalling, audio and every DTMF path."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import uuid
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ivr.config import load_config
+from ivr.media.frames import read_pcm_8k
+from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from tests.e2e.audio import match_score, read_wav, rms
+from tests.e2e.conftest import stop_cleanly
+from tests.e2e.server import IvrProcess, call, sipp, start_ivr
+
+CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
+
+
+def prompt_audio(prompt_id: str, **variables: object) -> np.ndarray:
+    paths = CATALOG.segments(prompt_id, variables)
+    return np.concatenate([read_pcm_8k(path) for path in paths]).astype(np.float64)
+
+
+def new_log(server: IvrProcess, since: int) -> str:
+    return server.log()[since:]
+
+
+def sip_exchange(port: int, message: str, wait: float = 2.0) -> list[str]:
+    """Send one datagram from a plain socket; return the responses' status lines."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        local = sock.getsockname()[1]
+        sock.settimeout(wait)
+        data = message.replace("{local}", str(local)).replace("\n", "\r\n").encode()
+        sock.sendto(data, ("127.0.0.1", port))
+        lines = []
+        try:
+            while True:
+                reply, _ = sock.recvfrom(65535)
+                lines.append(reply.split(b"\r\n", 1)[0].decode())
+        except TimeoutError:
+            return lines
+
+
+def request(method: str, port: int, body: str = "", extra: str = "") -> str:
+    call_id = uuid.uuid4().hex
+    return (
+        f"{method} sip:12333@127.0.0.1:{port} SIP/2.0\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{{local}};branch=z9hG4bK{call_id[:10]};rport\n"
+        f"From: <sip:tester@127.0.0.1>;tag={call_id[:6]}\n"
+        f"To: <sip:12333@127.0.0.1>\n"
+        f"Call-ID: {call_id}\n"
+        f"CSeq: 1 {method}\n"
+        f"Max-Forwards: 70\n"
+        f"{extra}"
+        f"Content-Length: {len(body.replace(chr(10), chr(13) + chr(10)))}\n\n{body}"
+    )
+
+
+def test_sipp_rfc4733_key_reaches_the_menu(ivr: IvrProcess) -> None:
+    since = len(ivr.log())
+    sipp(ivr, "uac_play_dtmf.xml", "-key", "digits", "1", "-set", "pre_ms", "1500")
+    log = new_log(ivr, since)
+    assert log.count("key 1 (rfc4733)") == 1, log
+    assert "play query_menu" in log
+
+
+def test_sip_info_key_reaches_the_menu(ivr: IvrProcess) -> None:
+    since = len(ivr.log())
+    sipp(ivr, "uac_dtmf_info.xml", "-key", "digits", "2", "-set", "pre_ms", "1500")
+    log = new_log(ivr, since)
+    assert log.count("key 2 (info)") == 1, log
+    assert "play card_services_menu" in log
+
+
+def test_a_press_sent_two_ways_counts_once(ivr: IvrProcess) -> None:
+    since = len(ivr.log())
+    report = call(ivr, [{"at": 1.5, "dtmf": "1", "method": "both"}, {"at": 5, "hangup": True}])
+    assert report["connected"] and report["ended"], report
+    log = new_log(ivr, since)
+    assert log.count("key 1 (") == 1, log
+    assert log.count("play query_menu") == 1
+
+
+def test_caller_hears_the_greeting_at_its_length(ivr: IvrProcess, recording: Path) -> None:
+    report = call(ivr, [{"at": 10, "hangup": True}], record=recording)
+    assert report["connected"] and not report["far_end_hung_up"], report
+    heard = read_wav(recording)
+    assert 9.0 <= len(heard) / 8000 <= 11.5
+    assert rms(heard) > 300  # a prompt, not silence
+    welcome = prompt_audio("welcome")
+    score, offset = match_score(heard, welcome)
+    assert score > 0.9 and offset < 1.0, (score, offset)
+    # ... and the whole greeting came out at its real length: it ends where the menu begins.
+    menu_score, menu_offset = match_score(heard, prompt_audio("main_menu")[:8000])
+    assert menu_score > 0.9
+    assert abs(menu_offset - (offset + len(welcome) / 8000)) < 0.1
+
+
+def test_pcma_caller_over_tcp_hears_the_greeting(ivr: IvrProcess, recording: Path) -> None:
+    since = len(ivr.log())
+    report = call(ivr, [{"at": 6, "hangup": True}], record=recording, codec="pcma", tcp=True)
+    assert report["connected"] and report["ended"], report
+    log = new_log(ivr, since)
+    assert "over tcp" in log and "PCMA" in log
+    score, _ = match_score(read_wav(recording), prompt_audio("welcome")[: 4 * 8000])
+    assert score > 0.9
+
+
+def dtmf_tone_wav(path: Path, digit: str, seconds: float = 0.12) -> Path:
+    low, high = {"1": (697, 1209), "2": (697, 1336), "5": (770, 1336)}[digit]
+    samples = np.arange(int(8000 * 2.0)) / 8000
+    tone = np.zeros_like(samples)
+    on = (samples >= 0.5) & (samples < 0.5 + seconds)
+    tone[on] = 0.3 * (
+        np.sin(2 * math.pi * low * samples[on]) + np.sin(2 * math.pi * high * samples[on])
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes((tone * 32767 / 2).astype("<i2").tobytes())
+    return path
+
+
+def test_inband_tone_is_a_key_press(ivr: IvrProcess, tmp_path: Path) -> None:
+    since = len(ivr.log())
+    wav = dtmf_tone_wav(tmp_path / "two.wav", "2")
+    report = call(ivr, [{"at": 1, "play": str(wav)}, {"at": 5, "hangup": True}])
+    assert report["connected"], report
+    log = new_log(ivr, since)
+    assert log.count("key 2 (inband)") == 1, log
+
+
+def test_malformed_sip_gets_400_and_the_server_carries_on(ivr: IvrProcess) -> None:
+    no_call_id = request("OPTIONS", ivr.sip_port).replace("Call-ID:", "X-Nothing:")
+    assert sip_exchange(ivr.sip_port, no_call_id)[0].startswith("SIP/2.0 400")
+    assert sip_exchange(ivr.sip_port, "\x00\xffgarbage\n\n", wait=0.5) == []
+    assert sip_exchange(ivr.sip_port, request("OPTIONS", ivr.sip_port)) == ["SIP/2.0 200 OK"]
+
+
+def test_offer_without_g711_gets_488(ivr: IvrProcess) -> None:
+    sdp = (
+        "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+        "m=audio 40000 RTP/AVP 18\na=rtpmap:18 G729/8000\n"
+    )
+    extra = "Contact: <sip:tester@127.0.0.1:{local}>\nContent-Type: application/sdp\n"
+    replies = sip_exchange(ivr.sip_port, request("INVITE", ivr.sip_port, sdp, extra))
+    assert replies[0].startswith("SIP/2.0 100")
+    assert replies[-1].startswith("SIP/2.0 488")
+
+
+def test_unknown_dialog_gets_481_and_register_405(ivr: IvrProcess) -> None:
+    assert sip_exchange(ivr.sip_port, request("BYE", ivr.sip_port))[0].startswith("SIP/2.0 481")
+    assert sip_exchange(ivr.sip_port, request("REGISTER", ivr.sip_port))[0].startswith(
+        "SIP/2.0 405"
+    )
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM"])
+def test_shutdown_says_bye_to_every_caller(
+    signal_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = start_ivr(tmp_path_factory.mktemp("shutdown"))
+    result: dict[str, object] = {}
+    phone = threading.Thread(
+        target=lambda: result.update(call(server, [{"at": 30, "hangup": True}]))
+    )
+    phone.start()
+    server.wait_for_log(r"answered: caller", timeout=20)
+    stop_cleanly(server)
+    phone.join(60)
+    assert result["connected"] and result["far_end_hung_up"], result
+    assert "hanging up: server shutting down" in server.log()
