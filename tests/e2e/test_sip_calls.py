@@ -12,19 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.config import load_config
-from ivr.media.frames import read_pcm_8k
-from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from tests.e2e.audio import match_score, read_wav, rms
 from tests.e2e.conftest import stop_cleanly
+from tests.e2e.prompts import prompt_audio
 from tests.e2e.server import IvrProcess, call, sipp, start_ivr
-
-CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
-
-
-def prompt_audio(prompt_id: str, **variables: object) -> np.ndarray:
-    paths = CATALOG.segments(prompt_id, variables)
-    return np.concatenate([read_pcm_8k(path) for path in paths]).astype(np.float64)
 
 
 def new_log(server: IvrProcess, since: int) -> str:
