@@ -7,9 +7,10 @@ through the transaction or a timer firing. Entering a state arms the timers list
 
 Theory of operation: the user agent core (the TU) creates a transaction per request, hands it
 retransmissions, ACKs and its own responses (server side) or the responses that match it
-(client side), and calls `handle_timer(now)` when `deadline` passes. A transaction sends through
-the `send` callable it was given and tells the TU about timeouts through `handle_timer`'s
-return value. Time is always passed in (`now`, seconds, monotonic).
+(client side), and calls `handle_timer(now)` when `deadline` passes (`on_deadline` announces
+each new deadline, so one heap can schedule thousands of transactions). A transaction sends
+through the `send` callable it was given and tells the TU about timeouts through
+`handle_timer`'s return value. Time is always passed in (`now`, seconds, monotonic).
 
 Departures from the letter of RFC 3261, all following RFC 6026: a 2xx to INVITE keeps the
 server transaction alive ("Accepted") to retransmit the 2xx until the ACK (the RFC 3261 §13.3.1.4
@@ -236,17 +237,21 @@ class Transaction:
         transport: str,
         send: Callable[[Outgoing], None],
         now: float,
+        on_deadline: Callable[[float], None] | None,
     ) -> None:
         self.state = state
         self.destination = destination
         self.transport = transport
         self._send = send
+        self._on_deadline = on_deadline
+        self._announced: float | None = None
         self._last: bytes | None = None
         self._deadlines: dict[Input, float] = {}
         self._intervals: dict[Input, float] = {}
         if first is not None:
             self._transmit(first)
         self._arm(now)
+        self._announce()
 
     @property
     def reliable(self) -> bool:
@@ -274,6 +279,14 @@ class Transaction:
             timed_out = timed_out or action is A.TIMEOUT
         return timed_out
 
+    def _announce(self) -> None:
+        """Tell the owner (a scheduler) when the earliest deadline moved to a new time."""
+        deadline = self.deadline
+        if deadline != self._announced:
+            self._announced = deadline
+            if deadline is not None and self._on_deadline is not None:
+                self._on_deadline(deadline)
+
     def _due(self, now: float) -> tuple[Input, float] | None:
         if not self._deadlines:
             return None
@@ -297,6 +310,7 @@ class Transaction:
         if next_state is not self.state:
             self.state = next_state
             self._arm(now)
+        self._announce()
         return action
 
     def _transmit(self, message: Request | Response) -> None:
@@ -331,6 +345,7 @@ class ServerTransaction(Transaction):
         transport: str,
         send: Callable[[Outgoing], None],
         now: float,
+        on_deadline: Callable[[float], None] | None = None,
     ) -> None:
         self.request = request
         self.is_invite = request.method == "INVITE"
@@ -338,7 +353,7 @@ class ServerTransaction(Transaction):
         self.TIMERS = SERVER_INVITE_TIMERS if self.is_invite else SERVER_NON_INVITE_TIMERS
         self.final_status: int | None = None
         initial = S.PROCEEDING if self.is_invite else S.TRYING
-        super().__init__(initial, None, source, transport, send, now)
+        super().__init__(initial, None, source, transport, send, now, on_deadline)
 
     def receive(self, request: Request, now: float) -> None:
         """A retransmission of our request, or (INVITE) the ACK for our final response."""
@@ -366,13 +381,14 @@ class ClientTransaction(Transaction):
         transport: str,
         send: Callable[[Outgoing], None],
         now: float,
+        on_deadline: Callable[[float], None] | None = None,
     ) -> None:
         self.request = request
         self.is_invite = request.method == "INVITE"
         self.TABLE = CLIENT_INVITE if self.is_invite else CLIENT_NON_INVITE
         self.TIMERS = CLIENT_INVITE_TIMERS if self.is_invite else CLIENT_NON_INVITE_TIMERS
         initial = S.CALLING if self.is_invite else S.TRYING
-        super().__init__(initial, request, destination, transport, send, now)
+        super().__init__(initial, request, destination, transport, send, now, on_deadline)
 
     def receive(self, response: Response, now: float) -> Response | None:
         """The response if the TU should see it, None if the transaction absorbed it."""
@@ -386,6 +402,7 @@ class ClientTransaction(Transaction):
         (there is no other timer in Proceeding)."""
         if self.state is S.PROCEEDING:
             self._deadlines[In.CANCEL_WAIT] = now + 64 * T1
+            self._announce()
 
     def _ack_for(self, response: Response) -> Request:
         """RFC 3261 §17.1.1.3: the ACK for a non-2xx final shares the INVITE's branch."""

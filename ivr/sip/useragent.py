@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
+import heapq
+import itertools
 import logging
 import re
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ivr.sip.dialog import Dialog, new_branch, new_tag
 from ivr.sip.events import (
@@ -84,6 +88,9 @@ DTMF_SIGNALS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15, in order
 _DTMF_RELAY_SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _DTMF_RELAY_DURATION = re.compile(r"^\s*duration\s*=\s*([0-9]+)\s*$", re.IGNORECASE | re.MULTILINE)
 MAX_REASON = 100  # longest parser reason we echo in a 400 Reason-Phrase
+
+
+Registry = dict[tuple[str, ...], Any]  # transaction key -> (transaction, call)
 
 
 class CallStateError(Exception):
@@ -169,7 +176,7 @@ COMMANDS = frozenset({In.RING, In.ANSWER, In.REJECT, In.HANGUP})
 class _Call:
     handle: CallHandle
     invite: Request
-    invite_tx: ServerTransaction | ClientTransaction
+    invite_tx: ServerTransaction | ClientTransaction | None  # None only while being created
     flow: tuple[str, int]
     transport: str
     phase: Phase
@@ -201,7 +208,11 @@ class UserAgent:
         self._outbox: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._server_tx: dict[tuple[str, ...], tuple[ServerTransaction, _Call | None]] = {}
-        self._client_tx: dict[tuple[str, str], tuple[ClientTransaction, _Call]] = {}
+        self._client_tx: dict[tuple[str, ...], tuple[ClientTransaction, _Call]] = {}
+        # (deadline, tie-breaker, registry, key) of every transaction timer; stale entries
+        # (the transaction moved on or ended) are skipped when they come up.
+        self._timers: list[tuple[float, int, Registry, tuple[str, ...]]] = []
+        self._timer_order = itertools.count()
         self._calls: dict[CallHandle, _Call] = {}
         self._dialogs: dict[tuple[str, str, str], _Call] = {}
         # (Call-ID, From tag, CSeq) of each live incoming call: spots merged requests (§8.2.2.2)
@@ -222,25 +233,28 @@ class UserAgent:
             self._receive_request(message, source, transport, now)
 
     def handle_timer(self, now: float) -> None:
-        for key, (server, call) in list(self._server_tx.items()):
-            if server.deadline is not None and server.deadline <= now:
-                timed_out = server.handle_timer(now)
-                if timed_out and call is not None and server.final_status in range(200, 300):
-                    self._ack_timeout(call, server, now)
-            if server.terminated:
-                del self._server_tx[key]
-        for key, (client, call) in list(self._client_tx.items()):
-            due = client.deadline is not None and client.deadline <= now
-            if due and client.handle_timer(now) and client.is_invite:
-                self._advance(call, In.TIMEOUT)
-                self._report(call, OutgoingFailed(call.handle, 408, "Request Timeout"))
-            if client.terminated:
-                del self._client_tx[key]
+        while self._timers and self._timers[0][0] <= now:
+            _, _, registry, key = heapq.heappop(self._timers)
+            entry = registry.get(key)
+            if entry is None:
+                continue
+            tx, call = entry
+            deadline = tx.deadline
+            if deadline is None or deadline > now:
+                continue  # stale: the transaction has moved on
+            if tx.handle_timer(now) and call is not None:
+                self._timed_out(tx, call, now)
+            if tx.terminated:
+                del registry[key]
 
     def get_timer(self) -> float | None:
-        deadlines = [tx.deadline for tx, _ in self._server_tx.values()]
-        deadlines += [tx.deadline for tx, _ in self._client_tx.values()]
-        return min((d for d in deadlines if d is not None), default=None)
+        while self._timers:
+            deadline, _, registry, key = self._timers[0]
+            entry = registry.get(key)
+            if entry is not None and entry[0].deadline == deadline:
+                return deadline
+            heapq.heappop(self._timers)
+        return None
 
     def datagrams_to_send(self) -> list[Outgoing]:
         outbox = self._outbox.copy()
@@ -348,10 +362,9 @@ class UserAgent:
         request_headers.add("Content-Type", SDP)
         request = Request("INVITE", target, request_headers, sdp)
         handle = CallHandle(call_id, local_tag)
-        tx = ClientTransaction(request, destination, transport, self._outbox.append, now)
-        call = _Call(handle, request, tx, destination, transport, P.CALLING)
+        call = _Call(handle, request, None, destination, transport, P.CALLING)
         self._calls[handle] = call
-        self._client_tx[client_key(request)] = (tx, call)
+        call.invite_tx = self._start_client(call, request, now)
         log.info("call %s: INVITE to %s", call_id, target)
         return handle
 
@@ -364,12 +377,14 @@ class UserAgent:
         if request.method == "ACK":
             self._receive_ack(request, now)
             return
-        known = self._server_tx.get(server_key(request))
+        key = server_key(request)
+        known = self._server_tx.get(key)
         if known is not None:
             known[0].receive(request, now)  # a retransmission
             return
-        tx = ServerTransaction(request, source, transport, self._outbox.append, now)
-        self._server_tx[server_key(request)] = (tx, None)
+        on_deadline = functools.partial(self._schedule, self._server_tx, key)
+        tx = ServerTransaction(request, source, transport, self._outbox.append, now, on_deadline)
+        self._server_tx[key] = (tx, None)
         refusal = self._refusal(request)
         if refusal is not None:
             tx.respond(refusal, now)
@@ -626,10 +641,26 @@ class UserAgent:
         self._start_client(call, Request("CANCEL", invite.uri, headers), now)
         call.invite_client.cancel_sent(now)
 
-    def _start_client(self, call: _Call, request: Request, now: float) -> None:
+    def _start_client(self, call: _Call, request: Request, now: float) -> ClientTransaction:
         flow = call.dialog.flow if call.dialog is not None else call.flow
-        tx = ClientTransaction(request, flow, call.transport, self._outbox.append, now)
-        self._client_tx[client_key(request)] = (tx, call)
+        key = client_key(request)
+        on_deadline = functools.partial(self._schedule, self._client_tx, key)
+        tx = ClientTransaction(request, flow, call.transport, self._outbox.append, now, on_deadline)
+        self._client_tx[key] = (tx, call)
+        return tx
+
+    def _schedule(self, registry: Registry, key: tuple[str, ...], deadline: float) -> None:
+        heapq.heappush(self._timers, (deadline, next(self._timer_order), registry, key))
+
+    def _timed_out(
+        self, tx: ServerTransaction | ClientTransaction, call: _Call, now: float
+    ) -> None:
+        if isinstance(tx, ServerTransaction):
+            if tx.final_status is not None and 200 <= tx.final_status < 300:
+                self._ack_timeout(call, tx, now)
+        elif tx.is_invite:
+            self._advance(call, In.TIMEOUT)
+            self._report(call, OutgoingFailed(call.handle, 408, "Request Timeout"))
 
     def _respond_invite(
         self,

@@ -346,3 +346,16 @@ def test_responses_match_client_transactions_by_branch_and_method() -> None:
     cancel = req(request("CANCEL"))
     assert client_key(resp(response_to(invite, 200))) == client_key(invite)
     assert client_key(resp(response_to(cancel, 200))) == client_key(cancel) != client_key(invite)
+
+
+def test_each_new_deadline_is_announced_once_for_the_scheduler() -> None:
+    announced: list[float] = []
+    tx = ServerTransaction(
+        req(request("INVITE")), PEER, "udp", lambda out: None, now=0.0, on_deadline=announced.append
+    )
+    assert announced == []  # Proceeding has no timer
+    tx.respond(make_response(tx.request, 200, to_tag="t"), now=0.0)
+    tx.receive(tx.request, now=0.1)  # resends the 2xx, deadline unchanged
+    run_until(tx, 2.0)
+    tx.acknowledge(now=2.0)
+    assert announced == [0.5, 1.5, 3.5, 2.0 + T4]
