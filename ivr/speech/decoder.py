@@ -29,10 +29,6 @@ class RecognizedWord:
 class Hypothesis:
     words: tuple[RecognizedWord, ...]
 
-    @property
-    def text(self) -> str:
-        return " ".join(word.word for word in self.words)
-
 
 def _words(result_json: str) -> list[RecognizedWord]:
     result = json.loads(result_json)
