@@ -420,8 +420,10 @@ class ClientTransaction(Transaction):
 
 
 def server_key(request: Request) -> tuple[str, ...]:
-    """RFC 3261 §17.2.3 matching key; an ACK or CANCEL gives its INVITE's key when asked via
-    `invite_key`. Requests without the magic cookie fall back to RFC 2543-style identity."""
+    """RFC 3261 §17.2.3 matching key (an ACK gives its INVITE's key), plus the CSeq number:
+    a retransmission never changes it, while some clients (sipp scenarios that loop) reuse a
+    branch for their next request. Requests without the magic cookie fall back to RFC 2543-
+    style identity."""
     return _server_key(request, "INVITE" if request.method == "ACK" else request.method)
 
 
@@ -434,7 +436,7 @@ def _server_key(request: Request, method: str) -> tuple[str, ...]:
     via = request.top_via
     branch = via.branch or ""
     if branch.startswith("z9hG4bK"):
-        return (branch, via.host.lower(), str(via.port or ""), method)
+        return (branch, via.host.lower(), str(via.port or ""), method, str(request.cseq[0]))
     return ("2543", request.call_id, request.from_tag or "", str(request.cseq[0]), method)
 
 

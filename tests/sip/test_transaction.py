@@ -359,3 +359,9 @@ def test_each_new_deadline_is_announced_once_for_the_scheduler() -> None:
     run_until(tx, 2.0)
     tx.acknowledge(now=2.0)
     assert announced == [0.5, 1.5, 3.5, 2.0 + T4]
+
+
+def test_a_new_request_reusing_a_branch_is_not_taken_for_a_retransmission() -> None:
+    first = req(request("INFO", branch="z9hG4bK-loop", cseq=2))
+    second = req(request("INFO", branch="z9hG4bK-loop", cseq=3))  # what looping sipp sends
+    assert server_key(first) != server_key(second)

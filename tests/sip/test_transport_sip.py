@@ -21,7 +21,14 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.selectreactor import SelectReactor
 
 from ivr.sip import sdp
-from ivr.sip.events import CallConfirmed, CallEnded, Event, IncomingCall, OutgoingAnswered
+from ivr.sip.events import (
+    CallConfirmed,
+    CallEnded,
+    DtmfInfo,
+    Event,
+    IncomingCall,
+    OutgoingAnswered,
+)
 from ivr.sip.message import Request, Response, StreamFramer, parse_message
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
@@ -245,13 +252,17 @@ def test_tcp_connection_with_broken_framing_is_closed(server: Server) -> None:
         assert sock.recv(100) == b""
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) not installed")
-def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path) -> None:
+needs_sipp = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp not installed")
+
+
+def run_sipp(server: Server, cwd: Path, scenario: str, *options: str) -> None:
+    """Run a shared sipp scenario against the server, pumping it until sipp exits; sipp's
+    exit status 0 means every call succeeded."""
     command = [
         "sipp",
         f"{HOST}:{server.address[1]}",
         "-sf",
-        str(SIPP_SCENARIOS / "uac_load.xml"),
+        str(SIPP_SCENARIOS / scenario),
         "-s",
         "ivr",
         "-i",
@@ -260,18 +271,12 @@ def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path)
         HOST,
         "-p",
         "0",
-        "-m",
-        "5",
-        "-d",
-        "500",
         "-timeout",
         "30s",
         "-nostdin",
-        "-trace_err",
+        *options,
     ]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         server.pump_until(lambda: process.poll() is not None, timeout=40)
     finally:
@@ -279,9 +284,39 @@ def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path)
             process.kill()
     errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
     assert process.returncode == 0, errors
+
+
+def ended_by_bye(server: Server) -> int:
     confirmed = [e for e in server.app.events if isinstance(e, CallConfirmed)]
-    ended = [e for e in server.app.events if isinstance(e, CallEnded)]
-    assert len(confirmed) == 5 and [e.reason for e in ended] == ["bye"] * 5
+    ended = [e.reason for e in server.app.events if isinstance(e, CallEnded)]
+    assert ended == ["bye"] * len(confirmed)
+    return len(ended)
+
+
+@needs_sipp
+def test_sipp_load_scenario_completes_every_call(server: Server, tmp_path: Path) -> None:
+    run_sipp(server, tmp_path, "uac_load.xml", "-m", "5", "-d", "500")
+    assert ended_by_bye(server) == 5
+
+
+@needs_sipp
+def test_sipp_over_tcp_completes_every_call(server: Server, tmp_path: Path) -> None:
+    run_sipp(server, tmp_path, "uac_load.xml", "-t", "t1", "-m", "3", "-d", "200")
+    assert ended_by_bye(server) == 3
+
+
+@needs_sipp
+def test_sipp_info_dtmf_reports_each_key_once(server: Server, tmp_path: Path) -> None:
+    run_sipp(
+        server,
+        tmp_path,
+        "uac_dtmf_info.xml",
+        *("-key", "digits", "12*#", "-set", "pre_ms", "100", "-set", "post_ms", "100", "-m", "1"),
+    )
+    digits = [(e.digit, e.duration_ms) for e in server.app.events if isinstance(e, DtmfInfo)]
+    assert [digit for digit, _ in digits] == ["1", "2", "*", "#"]
+    assert all(duration for _, duration in digits)
+    assert ended_by_bye(server) == 1
 
 
 def test_outgoing_tcp_call_opens_a_connection_and_gets_answered(server: Server) -> None:
