@@ -12,6 +12,12 @@ from ivr.speech.cli import main
 KOREAN_CONFIG = Path(__file__).with_name("speech_ko.yaml")
 
 
+@pytest.fixture(autouse=True)
+def no_model_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IVR_VOSK_MODEL", raising=False)
+    monkeypatch.delenv("IVR_CONFIG", raising=False)
+
+
 def test_korean_intents_all_pass_against_the_korean_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -29,9 +35,6 @@ def test_the_chinese_phrases_are_refused_by_name_against_a_korean_model(
     assert "refused  intent 'agent': phrase '转 人工'" in out and "ok " not in out
 
 
-def test_without_a_model_it_says_how_to_name_one(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("IVR_VOSK_MODEL", raising=False)
+def test_without_a_model_it_says_how_to_name_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--config", str(DEFAULT_CONFIG_PATH)]) == 2
     assert "IVR_VOSK_MODEL" in capsys.readouterr().out

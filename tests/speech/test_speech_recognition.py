@@ -15,7 +15,7 @@ import pytest
 from ivr.speech.events import IntentHeard, SpeechEvent, Transcript
 from ivr.speech.service import SpeechService
 
-from .pools import InlinePool
+from .pools import HeldPool, InlinePool
 from .signals import FRAME, call_audio, dtmf_tones, feed, pink_noise, say, silence, white_noise
 
 
@@ -184,3 +184,22 @@ def test_a_dropped_utterance_gives_its_slot_back(
     a.close()
     feed(b, call_audio(say("상담원 연결"), silence(1.0)))
     assert intents(heard) == ["agent"]
+
+
+def test_free_transcripts_in_flight_stay_within_their_limit(
+    korean_section: dict[str, Any],
+) -> None:
+    pool = HeldPool()
+    section = {**korean_section, "transcript": {"enabled": True, "max_concurrent": 1}}
+    service = SpeechService(section, pool, environ={})
+    heard: list[SpeechEvent] = []
+    speech = call_audio(silence(0.2), say("상담원 연결"), silence(1.0))
+    for call in ("a", "b", "c"):
+        listener = service.listener_for_call(call, heard.append)
+        assert listener is not None
+        feed(listener, speech)
+    assert pool.run_queued("decode_chunk") > 3
+    assert intents(heard) == ["agent", "agent", "agent"]  # intents never wait for transcripts
+    assert pool.names() == ["transcribe"]  # the other two calls' transcripts were skipped
+    assert pool.run_queued("transcribe") == 1
+    assert isinstance(heard[-1], Transcript)
