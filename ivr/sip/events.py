@@ -50,8 +50,8 @@ class CallEnded:
     """The dialog is over.
 
     reason: "bye" (the peer hung up), "bye-sent" (we hung up), "ack-timeout" (our 2xx was never
-    acknowledged; we sent BYE), "rejected" (we refused the INVITE), "timeout" (our request in the
-    dialog got no answer).
+    acknowledged; we sent BYE), "rejected" (we refused the INVITE, with `reject` or `hangup`),
+    "cancelled" (we hung up a call we placed before it was answered: CANCEL).
     """
 
     call: CallHandle
