@@ -94,9 +94,7 @@ class CallListener:
         self._utterance_slots = utterance_slots
         self._transcript_slots = transcript_slots
         self._vad = VoiceActivityDetector(settings.vad)
-        self._preroll: deque[bytes] = deque(
-            maxlen=max(settings.vad.preroll_frames, settings.vad.start_frames)
-        )
+        self._preroll: deque[bytes] = deque(maxlen=settings.vad.preroll_frames)
         self._utterance: _Utterance | None = None  # None between utterances and when shed
         self._active = True
         self._closed = False
@@ -124,7 +122,7 @@ class CallListener:
             utterance.ended = True
             self._utterance = None
             self._pump(utterance)
-        elif len(utterance.pending) >= self._settings.chunk_frames:
+        elif len(utterance.pending) * len(pcm) >= self._settings.chunk_bytes:  # same-size packets
             self._pump(utterance)
 
     def set_active(self, active: bool) -> None:

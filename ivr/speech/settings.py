@@ -14,7 +14,8 @@ from typing import Any
 from ivr.config import ConfigError
 
 MODEL_ENV = "IVR_VOSK_MODEL"
-FRAME_MS = 20  # one RTP packet of 8 kHz G.711: 160 samples
+SAMPLES_PER_MS = 8  # the phone's 8 kHz audio
+FRAME_MS = 20  # the usual RTP packet (ptime); the VAD counts samples, so others work too
 
 
 @dataclass(frozen=True)
@@ -30,24 +31,25 @@ class VadSettings:
     max_utterance_ms: int = 8000
 
     @property
-    def start_frames(self) -> int:
-        return max(1, self.start_ms // FRAME_MS)
+    def start_samples(self) -> int:
+        return self.start_ms * SAMPLES_PER_MS
 
     @property
-    def end_silence_frames(self) -> int:
-        return max(1, self.end_silence_ms // FRAME_MS)
+    def end_silence_samples(self) -> int:
+        return self.end_silence_ms * SAMPLES_PER_MS
+
+    @property
+    def max_utterance_samples(self) -> int:
+        return self.max_utterance_ms * SAMPLES_PER_MS
 
     @property
     def preroll_frames(self) -> int:
-        return self.preroll_ms // FRAME_MS
+        """Packets kept before the onset (counted at the usual 20 ms per packet)."""
+        return max(self.preroll_ms, self.start_ms) // FRAME_MS + 1
 
     @property
-    def max_utterance_frames(self) -> int:
-        return max(1, self.max_utterance_ms // FRAME_MS)
-
-    @property
-    def floor_rise_db_per_frame(self) -> float:
-        return self.floor_rise_db_per_s * FRAME_MS / 1000
+    def floor_rise_db_per_sample(self) -> float:
+        return self.floor_rise_db_per_s / (1000 * SAMPLES_PER_MS)
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ class SpeechSettings:
     transcript: TranscriptSettings = field(default_factory=TranscriptSettings)
 
     @property
-    def chunk_frames(self) -> int:
-        return max(1, self.chunk_ms // FRAME_MS)
+    def chunk_bytes(self) -> int:
+        return self.chunk_ms * SAMPLES_PER_MS * 2
 
 
 def _number(raw: Mapping[str, Any], key: str, default: float, where: str) -> float:

@@ -1,4 +1,4 @@
-"""Energy voice-activity detection with hangover, on 20 ms frames of 8 kHz int16 audio.
+"""Energy voice-activity detection with hangover, on RTP packets (20 ms) of 8 kHz int16 audio.
 
 It runs on the reactor thread for every packet of every call, so it is a few arithmetic steps
 per frame (one numpy dot product, one log): recognition only runs while it says someone speaks.
@@ -6,8 +6,9 @@ per frame (one numpy dot product, one log): recognition only runs while it says 
 A frame is loud when its energy exceeds both an absolute gate (`threshold_db`, dBFS) and the
 noise floor plus a margin. The floor follows quiet frames down at once and creeps up slowly, so
 a steady hum or hiss stops counting as speech after a few seconds. An utterance opens after
-`start_frames` loud frames in a row and closes after `end_silence_frames` quiet frames in a row
-(the hangover that bridges pauses between words) or at `max_utterance_frames`.
+`start_ms` of loud frames in a row and closes after `end_silence_ms` of quiet frames in a row
+(the hangover that bridges pauses between words) or at `max_utterance_ms`. Durations are
+counted in samples, so phones sending 10, 30 or 40 ms packets are timed right too.
 """
 
 from __future__ import annotations
@@ -39,56 +40,57 @@ def frame_energy_db(frame: np.ndarray) -> float:
 
 class VoiceActivityDetector:
     __slots__ = (
-        "_end_frames",
+        "_end_samples",
         "_floor_db",
         "_loud_run",
         "_margin_db",
-        "_max_frames",
+        "_max_samples",
         "_quiet_run",
         "_rise_db",
         "_speaking",
-        "_start_frames",
+        "_start_samples",
         "_threshold_db",
-        "_utterance_frames",
+        "_utterance_samples",
     )
 
     def __init__(self, settings: VadSettings) -> None:
         self._threshold_db = settings.threshold_db
         self._margin_db = settings.margin_db
-        self._rise_db = settings.floor_rise_db_per_frame
-        self._start_frames = settings.start_frames
-        self._end_frames = settings.end_silence_frames
-        self._max_frames = settings.max_utterance_frames
+        self._rise_db = settings.floor_rise_db_per_sample
+        self._start_samples = settings.start_samples
+        self._end_samples = settings.end_silence_samples
+        self._max_samples = settings.max_utterance_samples
         self._floor_db = settings.threshold_db - settings.margin_db
         self.reset()
 
     def reset(self) -> None:
         """Forget any open utterance (the noise floor is kept: the line has not changed)."""
         self._speaking = False
-        self._loud_run = 0
+        self._loud_run = 0  # samples, so any packet size (ptime) counts right
         self._quiet_run = 0
-        self._utterance_frames = 0
+        self._utterance_samples = 0
 
     def process(self, frame: np.ndarray) -> VadEvent:
+        size = len(frame)
         energy = frame_energy_db(frame)
         loud = energy > self._threshold_db and energy > self._floor_db + self._margin_db
         if energy < self._floor_db:
             self._floor_db = energy
         else:
-            self._floor_db = min(energy, self._floor_db + self._rise_db)
+            self._floor_db = min(energy, self._floor_db + self._rise_db * size)
 
         if not self._speaking:
-            self._loud_run = self._loud_run + 1 if loud else 0
-            if self._loud_run < self._start_frames:
+            self._loud_run = self._loud_run + size if loud else 0
+            if self._loud_run < self._start_samples:
                 return VadEvent.QUIET
             self._speaking = True
             self._quiet_run = 0
-            self._utterance_frames = self._loud_run
+            self._utterance_samples = self._loud_run
             return VadEvent.START
 
-        self._utterance_frames += 1
-        self._quiet_run = 0 if loud else self._quiet_run + 1
-        if self._quiet_run >= self._end_frames or self._utterance_frames >= self._max_frames:
+        self._utterance_samples += size
+        self._quiet_run = 0 if loud else self._quiet_run + size
+        if self._quiet_run >= self._end_samples or self._utterance_samples >= self._max_samples:
             self.reset()
             return VadEvent.END
         return VadEvent.SPEECH

@@ -84,3 +84,13 @@ def test_speech_above_steady_noise_is_still_heard() -> None:
     run(vad, noise_frames)
     speech = [noise_frames[i] + tone_frame(-12, i) for i in range(40)]
     assert VadEvent.START in run(vad, speech)
+
+
+def test_durations_hold_for_30_ms_packets_too() -> None:
+    vad = VoiceActivityDetector(SETTINGS)
+    long_tone = np.concatenate([tone_frame(-20, i) for i in range(60)])
+    packets = [long_tone[i : i + 240] for i in range(0, len(long_tone), 240)]
+    quiet = [np.zeros(240, dtype=np.int16)] * 30
+    events = run(vad, packets + quiet)
+    assert events[:2] == [VadEvent.QUIET, VadEvent.START]  # 60 ms = two 30 ms packets
+    assert events.index(VadEvent.END) == len(packets) + 19  # 600 ms = 20 quiet packets
