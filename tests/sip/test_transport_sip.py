@@ -7,10 +7,12 @@ thread and no global reactor is involved and every test starts clean.
 from __future__ import annotations
 
 import itertools
+import json
 import select
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -388,3 +390,44 @@ def test_port_zero_retries_until_udp_and_tcp_share_a_port() -> None:
     finally:
         transport.stop()
         reactor.iterate(0)
+
+
+PYVOIP_DEMO = Path("/work/shared/sip-clients/pyvoip_demo.py")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(not PYVOIP_DEMO.exists(), reason="shared pyVoIP caller script missing")
+def test_outgoing_call_to_a_pyvoip_phone_is_answered_and_its_bye_ends_it(
+    server: Server, tmp_path: Path
+) -> None:
+    listen_port = free_udp_port()
+    answerer = subprocess.Popen(
+        [
+            sys.executable,
+            str(PYVOIP_DEMO),
+            "answer",
+            *("--listen-port", str(listen_port), "--peer-port", str(server.address[1])),
+            *("--timeout", "1", "--rtp-low", str(free_udp_port() & ~1)),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        offer = sdp.build_offer(HOST, 30002, 7, 1)
+        agent = f"sip:tester@{HOST}:{listen_port}"
+        call = server.transport.command(lambda ua, now: ua.invite(agent, offer, now))
+        server.pump_until(lambda: CallEnded(call, "bye") in server.app.events, timeout=20)
+        answered = [e for e in server.app.events if isinstance(e, OutgoingAnswered)]
+        assert [e.call for e in answered] == [call]
+        assert sdp.parse_answer(answered[0].sdp).codec in ("PCMU", "PCMA")
+        server.pump_until(lambda: answerer.poll() is not None, timeout=15)
+    finally:
+        if answerer.poll() is None:
+            answerer.kill()
+    assert json.loads(answerer.stdout.read())["calls"] == 1  # type: ignore[union-attr]
