@@ -479,3 +479,42 @@ def test_finished_calls_leave_no_transaction_or_timer_behind(ua: UserAgent, phon
         ua.handle_timer(deadline)
     assert ua.get_timer() is None and ua.datagrams_to_send() == []
     assert phone.events() == [CallEnded(incoming.call, "bye-sent")]
+
+
+def test_retransmitted_info_reports_its_key_once(phone: Phone) -> None:
+    incoming, tag = phone.answered_call()
+    info = request(
+        "INFO",
+        branch="z9hG4bK-info",
+        cseq=2,
+        to_tag=tag,
+        body=b"Signal=7\r\nDuration=160\r\n",
+        content_type="application/dtmf-relay",
+    )
+    assert statuses(phone.send(info, now=1.0)) == [200]
+    assert statuses(phone.send(info, now=1.5)) == [200]  # the same 200 again
+    assert phone.events() == [DtmfInfo(incoming.call, "7", 160)]
+
+
+def test_unacknowledged_reinvite_answer_ends_the_call_with_bye(ua: UserAgent, phone: Phone) -> None:
+    incoming, tag = phone.answered_call()
+    phone.send(
+        request("INVITE", branch="z9hG4bK-r", cseq=2, to_tag=tag, body=OFFER, content_type=SDP)
+    )
+    phone.events()
+    ua.answer_reinvite(incoming.call, ANSWER, now=0.0)
+    while (deadline := ua.get_timer()) is not None and deadline <= 64 * T1:
+        ua.handle_timer(deadline)
+    assert methods(ua.datagrams_to_send()) == ["BYE"]
+    assert phone.events() == [CallEnded(incoming.call, "ack-timeout")]
+
+
+def test_bye_before_the_ack_stops_the_200_retransmissions(ua: UserAgent, phone: Phone) -> None:
+    incoming = phone.call()
+    ua.answer(incoming.call, ANSWER, now=0.0)
+    tag = only(ua.datagrams_to_send()).to_tag
+    phone.send(request("BYE", branch="z9hG4bK-b", cseq=2, to_tag=tag), now=0.1)
+    assert phone.events() == [CallEnded(incoming.call, "bye")]
+    while (deadline := ua.get_timer()) is not None:
+        ua.handle_timer(deadline)
+    assert ua.datagrams_to_send() == [] and phone.events() == []
