@@ -1,0 +1,469 @@
+"""Capacity benchmark: the yardstick call under sipp load, level by level, until it slips.
+
+The yardstick (DEVELOPERS.md, "Speed and scale"): answer, ~8 s prompt, digits until `#`, ~8 s
+prompt, hang up. Asterisk 20 on these 2 cores, driven by sipp on the same cores, runs it clean
+(no failed call, RTP interval p99 <= 25 ms, no drift) up to 200 concurrent calls.
+
+For each level N the bench starts a fresh IVR (bench/ivr-bench.yaml: bench/menus/yardstick.yaml,
+no speech, a temporary data dir), captures the IVR's RTP on loopback with dumpcap, and runs sipp
+(bench/sipp/yardstick.xml: RFC 4733 keys `123#` from a pcap) at N/CALL_SECONDS calls/s with at
+most N calls at once, 2.5 N calls in all. It measures:
+  - failed calls (sipp) and flows the IVR finished (its log: `hanging up: completed`);
+  - INVITE->200 latency p50/p99 (sipp -trace_rtt);
+  - RTP send-interval error of the IVR's packets as the kernel timestamped them on loopback:
+    per stream (source port, SSRC), first and last packet left out, |inter-arrival - 20 ms|
+    p50/p99/max over all streams; drift = how far a stream's arrival clock fell behind (or ran
+    ahead of) its RTP timestamps from its first to its last half second, taking the least
+    lateness at each end so that jitter and single stalls do not count, only slope;
+  - the IVR process's CPU over the steady part (all N calls up; 100% = one core), sipp's too,
+    and resident memory: idle, peak, and (peak - idle) per concurrent call.
+The bench stops raising the level after the first level that is not yardstick-clean.
+
+Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
+    python bench/bench_sipp.py [--levels 50,100,200,300,400] [--profile 15]
+`--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
+the hottest functions (needs `pip install py-spy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "bench" / "sipp" / "yardstick.xml"
+CONFIG = ROOT / "bench" / "ivr-bench.yaml"
+PCAP_TOOL = ROOT.parent / "shared" / "sip-clients" / "gen_rtp_pcap.py"
+
+CALL_SECONDS = 18.0  # listen 9 s + keys 1.4 s + closing prompt 7.5 s
+LISTEN_MS = 9000  # the greeting is 8.3 s and ignores keys (barge_in: false)
+CALLS_PER_LEVEL = 2.5  # x N: ramp up for CALL_SECONDS, then ~1.5 x CALL_SECONDS at N
+FRAME = 0.020
+CLEAN_P99_MS = 5.0  # issue 2's criterion
+YARDSTICK_P99_MS = 25.0  # what Asterisk 20 met up to 200 calls
+MAX_DRIFT_MS = 20.0  # "no drift": a call never ends a whole frame behind its RTP clock
+DRIFT_WINDOW = 25  # packets at each end of a stream whose least lateness marks its clock
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    streams: int
+    packets: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    drift_ms: float  # largest change, start to end of a stream, of arrival minus RTP time
+    short_pct: float  # packets missing against elapsed / 20 ms, all streams
+
+
+@dataclass(frozen=True)
+class SippResult:
+    created: int
+    successful: int
+    failed: int
+    peak_concurrent: int
+    retransmissions: int
+    rtt_p50_ms: float
+    rtt_p99_ms: float
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    level: int
+    sipp: SippResult
+    completed: int  # flows the IVR finished through the `#` and the closing prompt
+    pacing: Pacing
+    ivr_cpu_pct: float
+    sipp_cpu_pct: float
+    rss_idle_mb: float
+    rss_peak_mb: float
+    load_before: float
+    capture_dropped: int
+
+    @property
+    def failed(self) -> int:
+        """sipp's failures plus calls sipp saw end well whose keys the IVR never finished."""
+        return self.sipp.failed + max(0, self.sipp.successful - self.completed)
+
+    @property
+    def rss_per_call_kb(self) -> float:
+        peak = max(1, self.sipp.peak_concurrent)
+        return (self.rss_peak_mb - self.rss_idle_mb) * 1024 / peak
+
+    def clean(self, p99_limit_ms: float) -> bool:
+        return (
+            self.failed == 0
+            and self.sipp.created > 0
+            and self.pacing.p99_ms <= p99_limit_ms
+            and self.pacing.drift_ms <= MAX_DRIFT_MS
+        )
+
+
+# --- pcap ------------------------------------------------------------------------------------
+
+_LINK_HEADER = {0: 4, 1: 14, 113: 16, 276: 20}  # null/loopback, Ethernet, Linux SLL, SLL2
+
+
+def read_pcap(path: Path) -> Iterator[tuple[float, bytes]]:
+    """(kernel timestamp, IP packet) of each record of a classic pcap file."""
+    with path.open("rb") as f:
+        header = f.read(24)
+        magic = header[:4]
+        order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+        link = struct.unpack(order + "I", header[20:24])[0] & 0x0FFFFFFF
+        skip = _LINK_HEADER[link]
+        record = struct.Struct(order + "IIII")
+        data = f.read()
+    offset = 0
+    while offset + 16 <= len(data):
+        seconds, fraction, captured, _ = record.unpack_from(data, offset)
+        offset += 16
+        yield seconds + fraction * scale, data[offset + skip : offset + captured]
+        offset += captured
+
+
+def rtp_streams(path: Path) -> dict[tuple[int, int], list[tuple[float, int]]]:
+    """(source port, SSRC) -> [(arrival, RTP timestamp)] of the UDP/RTP packets in a capture."""
+    streams: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
+    for arrival, ip in read_pcap(path):
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        udp = (ip[0] & 0x0F) * 4
+        rtp = ip[udp + 8 :]
+        if len(rtp) < 12 or rtp[0] >> 6 != 2 or 72 <= rtp[1] & 0x7F <= 76:  # not RTCP
+            continue
+        source_port = struct.unpack_from("!H", ip, udp)[0]
+        timestamp, ssrc = struct.unpack_from("!II", rtp, 4)
+        streams[source_port, ssrc].append((arrival, timestamp))
+    return streams
+
+
+def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
+    """Send-interval error and drift of every stream, its first and last packet left out."""
+    errors: list[np.ndarray] = []
+    drift = 0.0
+    received = expected = 0
+    for packets in streams.values():
+        inner = np.array(packets[1:-1], dtype=np.float64)
+        if len(inner) < 3:
+            continue
+        arrival = inner[:, 0]
+        rtp_time = np.cumsum(np.diff(inner[:, 1].astype(np.int64)) % 2**32) / 8000.0
+        errors.append(np.abs(np.diff(arrival) - FRAME))
+        lateness = (arrival[1:] - arrival[0]) - rtp_time  # jitter, stalls, and any drift
+        if len(lateness) >= 2 * DRIFT_WINDOW:
+            end, start = lateness[-DRIFT_WINDOW:].min(), lateness[:DRIFT_WINDOW].min()
+            drift = max(drift, abs(float(end - start)))
+        received += len(arrival)
+        expected += round((arrival[-1] - arrival[0]) / FRAME) + 1
+    if not errors:
+        return Pacing(0, 0, float("nan"), float("nan"), float("nan"), float("nan"), 0.0)
+    error_ms = np.concatenate(errors) * 1000
+    p50, p99 = np.percentile(error_ms, [50, 99])
+    return Pacing(
+        streams=len(errors),
+        packets=received,
+        p50_ms=float(p50),
+        p99_ms=float(p99),
+        max_ms=float(error_ms.max()),
+        drift_ms=drift * 1000,
+        short_pct=100.0 * max(0, expected - received) / expected,
+    )
+
+
+# --- sipp ------------------------------------------------------------------------------------
+
+
+def sipp_result(stat_csv: Path, rtt_csv: Path) -> SippResult:
+    """Totals from sipp's -trace_stat file, INVITE->200 percentiles from its -trace_rtt file."""
+    with stat_csv.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    last = rows[-1] if rows else {}
+
+    def number(row: dict[str, str], key: str) -> int:
+        return int(float(row.get(key) or 0))
+
+    rtts: list[float] = []
+    if rtt_csv.exists():
+        with rtt_csv.open(newline="") as f:
+            rtts = [float(row["response_time_ms"]) for row in csv.DictReader(f, delimiter=";")]
+    p50, p99 = np.percentile(rtts, [50, 99]) if rtts else (float("nan"), float("nan"))
+    return SippResult(
+        created=number(last, "TotalCallCreated"),
+        successful=number(last, "SuccessfulCall(C)"),
+        failed=number(last, "FailedCall(C)"),
+        peak_concurrent=max((number(row, "CurrentCall") for row in rows), default=0),
+        retransmissions=number(last, "Retransmissions(C)"),
+        rtt_p50_ms=float(p50),
+        rtt_p99_ms=float(p99),
+    )
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss(threading.Thread):
+    """Samples a process's resident memory every half second; `peak` is the largest seen."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(path: Path, text: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited: {path.read_text(errors='replace')}")
+        time.sleep(0.1)
+    raise RuntimeError(f"no '{text}' in {path} after {seconds} s")
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 20) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_ivr(work: Path, sip_port: int, rtp_ports: str) -> tuple[subprocess.Popen, Path]:
+    log = work / "ivr.log"
+    env = dict(os.environ, IVR_CONFIG=str(CONFIG))
+    command = [sys.executable, str(ROOT / "run_ivr.py"), "--sip-port", str(sip_port)]
+    command += ["--rtp-ports", rtp_ports, "--data-dir", str(work / "data")]
+    with log.open("w") as out:
+        ivr = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for(log, "IVR ready", ivr, 60)
+    return ivr, log
+
+
+def start_capture(work: Path, rtp_ports: str) -> tuple[subprocess.Popen, Path, Path]:
+    pcap, log = work / "ivr-rtp.pcap", work / "dumpcap.log"
+    command = ["dumpcap", "-i", "lo", "-f", f"udp src portrange {rtp_ports}", "-s", "64"]
+    command += ["-P", "-q", "-B", "64", "-w", str(pcap)]
+    with log.open("w") as out:
+        capture = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    wait_for(log, "Capturing on", capture, 20)
+    return capture, pcap, log
+
+
+def capture_dropped(log: Path) -> int:
+    """Packets dumpcap reports dropped (it prints 'received/dropped on interface ...: R/D')."""
+    found = re.search(r"received/dropped on interface '[^']*': \d+/(\d+)", log.read_text())
+    return int(found.group(1)) if found else 0
+
+
+def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
+    """py-spy for `seconds`: the functions the IVR's threads spend the most samples in (self)."""
+    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds)]
+    command += ["--rate", "200", "--nonblocking", "--format", "raw", "-o", str(out)]
+    subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
+    samples: Counter[str] = Counter()
+    if out.exists():
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            samples[stack.rsplit(";", 1)[-1]] += int(count)
+    total = sum(samples.values()) or 1
+    return [(frame, 100 * n / total) for frame, n in samples.most_common(15)]
+
+
+# --- one level -------------------------------------------------------------------------------
+
+
+def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path) -> LevelResult:
+    work.mkdir(parents=True)
+    load_before = os.getloadavg()[0]
+    sip_port = free_port()
+    rate_period_ms = round(CALL_SECONDS * 1000)
+    total_calls = round(CALLS_PER_LEVEL * level)
+    run_seconds = total_calls * CALL_SECONDS / level + CALL_SECONDS
+    steady = (CALL_SECONDS + 2, total_calls * CALL_SECONDS / level)  # all N calls up
+
+    ivr, ivr_log = start_ivr(work, sip_port, args.rtp_ports)
+    capture, pcap, capture_log = start_capture(work, args.rtp_ports)
+    rss = PeakRss(ivr.pid)
+    rss_idle = rss_mb(ivr.pid)
+    rss.start()
+    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", "ivr"]
+    command += ["-key", "dtmf_pcap", str(dtmf_pcap), "-set", "listen_ms", str(LISTEN_MS)]
+    command += ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"]
+    command += ["-r", str(level), "-rp", str(rate_period_ms), "-l", str(level)]
+    command += ["-m", str(total_calls), "-timeout", f"{round(run_seconds + 60)}s"]
+    command += ["-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err"]
+    command += ["-stf", "stat.csv", "-error_file", "errors.log"]
+    try:
+        with (work / "sipp.out").open("w") as out:
+            started = time.monotonic()
+            sipp = subprocess.Popen(command, cwd=work, stdout=out, stderr=subprocess.STDOUT)
+            time.sleep(steady[0])
+            ivr_cpu, sipp_cpu, t0 = cpu_seconds(ivr.pid), cpu_seconds(sipp.pid), time.monotonic()
+            hot: list[tuple[str, float]] = []
+            if args.profile:
+                hot = profile(ivr.pid, args.profile, work / "py-spy.txt")
+            time.sleep(max(0.0, started + steady[1] - time.monotonic()))
+            elapsed = time.monotonic() - t0
+            ivr_cpu = (cpu_seconds(ivr.pid) - ivr_cpu) / elapsed * 100
+            sipp_cpu = (cpu_seconds(sipp.pid) - sipp_cpu) / elapsed * 100
+            sipp.wait(timeout=run_seconds + 120)
+    finally:
+        rss.stop()
+        stop(capture, signal.SIGINT)
+        stop(ivr)
+    rtt_files = list(work.glob("*_rtt.csv"))
+    completed = ivr_log.read_text(errors="replace").count("hanging up: completed")
+    result = LevelResult(
+        level=level,
+        sipp=sipp_result(work / "stat.csv", rtt_files[0] if rtt_files else work / "none"),
+        completed=completed,
+        pacing=pacing(rtp_streams(pcap)),
+        ivr_cpu_pct=ivr_cpu,
+        sipp_cpu_pct=sipp_cpu,
+        rss_idle_mb=rss_idle,
+        rss_peak_mb=rss.peak,
+        load_before=load_before,
+        capture_dropped=capture_dropped(capture_log),
+    )
+    if hot:
+        print(f"\npy-spy, {args.profile} s at {level} calls (self samples, all IVR threads):")
+        for frame, share in hot:
+            print(f"  {share:5.1f}%  {frame}")
+    if not args.keep:
+        pcap.unlink(missing_ok=True)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+
+HEADER = (
+    "level  peak  calls failed | INV->200 p50  p99 ms | RTP err p50   p99    max ms | drift ms"
+    " short% | IVR CPU% sipp CPU% | RSS MB  KB/call | load"
+)
+
+
+def row(r: LevelResult) -> str:
+    p = r.pacing
+    return (
+        f"{r.level:5d} {r.sipp.peak_concurrent:5d} {r.sipp.created:6d} {r.failed:6d} |"
+        f" {r.sipp.rtt_p50_ms:12.1f} {r.sipp.rtt_p99_ms:5.1f}    |"
+        f" {p.p50_ms:11.2f} {p.p99_ms:6.2f} {p.max_ms:6.1f}    |"
+        f" {p.drift_ms:8.1f} {p.short_pct:6.2f} |"
+        f" {r.ivr_cpu_pct:8.0f} {r.sipp_cpu_pct:9.0f} |"
+        f" {r.rss_peak_mb:6.1f} {r.rss_per_call_kb:8.0f} | {r.load_before:4.1f}"
+    )
+
+
+def headline(results: list[LevelResult], limit_ms: float) -> str:
+    clean = [r.sipp.peak_concurrent for r in results if r.clean(limit_ms)]
+    return f"{max(clean)} concurrent calls" if clean else "none of the levels run"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="50,100,200,300,400", help="concurrent calls")
+    parser.add_argument("--rtp-ports", default="61000-62999", help="IVR RTP range (captured)")
+    parser.add_argument("--max-minutes", type=float, default=20, help="skip levels beyond this")
+    parser.add_argument("--profile", type=int, default=0, help="py-spy seconds per level")
+    parser.add_argument("--keep", action="store_true", help="keep the captures and logs")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("run as root: sipp's play_pcap_audio sends through a raw socket")
+    for tool in ("sipp", "dumpcap") + (("py-spy",) if args.profile else ()):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not installed")
+
+    work = Path(tempfile.mkdtemp(prefix="bench_sipp-"))
+    dtmf_pcap = work / "dtmf_123hash.pcap"
+    subprocess.run(
+        [sys.executable, str(PCAP_TOOL), "--digits", "123#", "--pt", "101", "-o", str(dtmf_pcap)],
+        check=True,
+        capture_output=True,
+    )
+    deadline = time.monotonic() + args.max_minutes * 60
+    results: list[LevelResult] = []
+    print(HEADER)
+    for level in (int(text) for text in args.levels.split(",")):
+        needed = CALLS_PER_LEVEL * CALL_SECONDS + CALL_SECONDS + 30 + args.profile
+        if time.monotonic() + needed > deadline:
+            print(f"(level {level} skipped: over --max-minutes)")
+            break
+        result = run_level(level, args, work / f"level-{level}", dtmf_pcap)
+        results.append(result)
+        print(row(result), flush=True)
+        if result.capture_dropped:
+            print(f"      dumpcap dropped {result.capture_dropped} packets at this level")
+        if not result.clean(YARDSTICK_P99_MS):
+            break
+    print(
+        f"\nclean (0 failed, RTP interval p99 <= {CLEAN_P99_MS:g} ms,"
+        f" drift <= {MAX_DRIFT_MS:g} ms):"
+        f" {headline(results, CLEAN_P99_MS)}"
+        f"\nyardstick-clean (0 failed, p99 <= {YARDSTICK_P99_MS:g} ms; Asterisk 20: 200, goal 300):"
+        f" {headline(results, YARDSTICK_P99_MS)}"
+    )
+    if args.keep:
+        print(f"logs and captures: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
