@@ -9,7 +9,8 @@ no speech, a temporary data dir), captures the IVR's RTP on loopback with dumpca
 (bench/sipp/yardstick.xml: RFC 4733 keys `123#` from a pcap) at N/CALL_SECONDS calls/s with at
 most N calls at once, 2.5 N calls in all. It measures:
   - failed calls (sipp) and flows the IVR finished (its log: `hanging up: completed`);
-  - INVITE->200 latency p50/p99 (sipp -trace_rtt);
+  - INVITE->200 latency p50/p99 on the wire (a capture of the SIP port: first INVITE of a call to
+    its first 200), and sipp's own -trace_rtt p99 (sipp counts in whole loop ticks);
   - RTP send-interval error of the IVR's packets as the kernel timestamped them on loopback:
     per stream (source port, SSRC), first and last packet left out, |inter-arrival - 20 ms|
     p50/p99/max over all streams; drift = how far a stream's arrival clock fell behind (or ran
@@ -20,7 +21,7 @@ most N calls at once, 2.5 N calls in all. It measures:
 The bench stops raising the level after the first level that is not yardstick-clean.
 
 Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
-    python bench/bench_sipp.py [--levels 50,100,200,300,400] [--profile 15]
+    python bench/bench_sipp.py [--levels 50,100,200,300,400,500,600,800,1000] [--profile 15]
 `--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
 the hottest functions (needs `pip install py-spy`).
 """
@@ -52,6 +53,7 @@ SCENARIO = ROOT / "bench" / "sipp" / "yardstick.xml"
 CONFIG = ROOT / "bench" / "ivr-bench.yaml"
 PCAP_TOOL = ROOT.parent / "shared" / "sip-clients" / "gen_rtp_pcap.py"
 
+LEVELS = "50,100,200,300,400,500,600,800,1000"
 CALL_SECONDS = 18.0  # listen 9 s + keys 1.4 s + closing prompt 7.5 s
 LISTEN_MS = 9000  # the greeting is 8.3 s and ignores keys (barge_in: false)
 CALLS_PER_LEVEL = 2.5  # x N: ramp up for CALL_SECONDS, then ~1.5 x CALL_SECONDS at N
@@ -81,7 +83,6 @@ class SippResult:
     failed: int
     peak_concurrent: int
     retransmissions: int
-    rtt_p50_ms: float
     rtt_p99_ms: float
 
 
@@ -96,6 +97,8 @@ class LevelResult:
     rss_idle_mb: float
     rss_peak_mb: float
     load_before: float
+    invite_p50_ms: float  # INVITE -> 200 on the wire
+    invite_p99_ms: float
     capture_dropped: int
 
     @property
@@ -190,6 +193,26 @@ def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
     )
 
 
+_CALL_ID = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
+_CSEQ_INVITE = re.compile(rb"^CSeq[ \t]*:[ \t]*\d+[ \t]+INVITE", re.MULTILINE | re.IGNORECASE)
+
+
+def invite_latencies(path: Path) -> np.ndarray:
+    """Seconds from each call's first INVITE (not its retransmissions) to its first 200."""
+    invites: dict[bytes, float] = {}
+    answers: dict[bytes, float] = {}
+    for arrival, ip in read_pcap(path):
+        sip = ip[(ip[0] & 0x0F) * 4 + 8 :]
+        call_id = _CALL_ID.search(sip)
+        if call_id is None:
+            continue
+        if sip.startswith(b"INVITE "):
+            invites.setdefault(call_id.group(1), arrival)
+        elif sip.startswith(b"SIP/2.0 200") and _CSEQ_INVITE.search(sip):
+            answers.setdefault(call_id.group(1), arrival)
+    return np.array([answers[c] - t for c, t in invites.items() if c in answers])
+
+
 # --- sipp ------------------------------------------------------------------------------------
 
 
@@ -206,14 +229,13 @@ def sipp_result(stat_csv: Path, rtt_csv: Path) -> SippResult:
     if rtt_csv.exists():
         with rtt_csv.open(newline="") as f:
             rtts = [float(row["response_time_ms"]) for row in csv.DictReader(f, delimiter=";")]
-    p50, p99 = np.percentile(rtts, [50, 99]) if rtts else (float("nan"), float("nan"))
+    p99 = np.percentile(rtts, 99) if rtts else float("nan")
     return SippResult(
         created=number(last, "TotalCallCreated"),
         successful=number(last, "SuccessfulCall(C)"),
         failed=number(last, "FailedCall(C)"),
         peak_concurrent=max((number(row, "CurrentCall") for row in rows), default=0),
         retransmissions=number(last, "Retransmissions(C)"),
-        rtt_p50_ms=float(p50),
         rtt_p99_ms=float(p99),
     )
 
@@ -257,6 +279,12 @@ class PeakRss(threading.Thread):
         self.join()
 
 
+def find_tool(name: str) -> str | None:
+    """A program on PATH or beside this Python (a venv's py-spy)."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.exists() else None)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -295,10 +323,12 @@ def start_ivr(work: Path, sip_port: int, rtp_ports: str) -> tuple[subprocess.Pop
     return ivr, log
 
 
-def start_capture(work: Path, rtp_ports: str) -> tuple[subprocess.Popen, Path, Path]:
-    pcap, log = work / "ivr-rtp.pcap", work / "dumpcap.log"
-    command = ["dumpcap", "-i", "lo", "-f", f"udp src portrange {rtp_ports}", "-s", "64"]
-    command += ["-P", "-q", "-B", "64", "-w", str(pcap)]
+def start_capture(
+    work: Path, name: str, bpf: str, snaplen: int
+) -> tuple[subprocess.Popen, Path, Path]:
+    pcap, log = work / f"{name}.pcap", work / f"dumpcap-{name}.log"
+    command = ["dumpcap", "-i", "lo", "-f", bpf, "-s", str(snaplen), "-P", "-q", "-B", "64"]
+    command += ["-w", str(pcap)]
     with log.open("w") as out:
         capture = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     wait_for(log, "Capturing on", capture, 20)
@@ -313,14 +343,15 @@ def capture_dropped(log: Path) -> int:
 
 def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
     """py-spy for `seconds`: the functions the IVR's threads spend the most samples in (self)."""
-    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds)]
+    command = [str(find_tool("py-spy")), "record", "--pid", str(pid), "--duration", str(seconds)]
     command += ["--rate", "200", "--nonblocking", "--format", "raw", "-o", str(out)]
     subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
     samples: Counter[str] = Counter()
     if out.exists():
         for line in out.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            samples[stack.rsplit(";", 1)[-1]] += int(count)
+            function = re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])  # all its lines
+            samples[function] += int(count)
     total = sum(samples.values()) or 1
     return [(frame, 100 * n / total) for frame, n in samples.most_common(15)]
 
@@ -338,7 +369,10 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
     steady = (CALL_SECONDS + 2, total_calls * CALL_SECONDS / level)  # all N calls up
 
     ivr, ivr_log = start_ivr(work, sip_port, args.rtp_ports)
-    capture, pcap, capture_log = start_capture(work, args.rtp_ports)
+    capture, pcap, capture_log = start_capture(
+        work, "ivr-rtp", f"udp src portrange {args.rtp_ports}", 64
+    )
+    sip_capture, sip_pcap, _ = start_capture(work, "sip", f"udp port {sip_port}", 65535)
     rss = PeakRss(ivr.pid)
     rss_idle = rss_mb(ivr.pid)
     rss.start()
@@ -366,9 +400,11 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
     finally:
         rss.stop()
         stop(capture, signal.SIGINT)
+        stop(sip_capture, signal.SIGINT)
         stop(ivr)
     rtt_files = list(work.glob("*_rtt.csv"))
     completed = ivr_log.read_text(errors="replace").count("hanging up: completed")
+    invites = invite_latencies(sip_pcap) * 1000
     result = LevelResult(
         level=level,
         sipp=sipp_result(work / "stat.csv", rtt_files[0] if rtt_files else work / "none"),
@@ -379,6 +415,8 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
         rss_idle_mb=rss_idle,
         rss_peak_mb=rss.peak,
         load_before=load_before,
+        invite_p50_ms=float(np.percentile(invites, 50)) if len(invites) else float("nan"),
+        invite_p99_ms=float(np.percentile(invites, 99)) if len(invites) else float("nan"),
         capture_dropped=capture_dropped(capture_log),
     )
     if hot:
@@ -387,14 +425,15 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
             print(f"  {share:5.1f}%  {frame}")
     if not args.keep:
         pcap.unlink(missing_ok=True)
+        sip_pcap.unlink(missing_ok=True)
     return result
 
 
 # --- report ----------------------------------------------------------------------------------
 
 HEADER = (
-    "level  peak  calls failed | INV->200 p50  p99 ms | RTP err p50   p99    max ms | drift ms"
-    " short% | IVR CPU% sipp CPU% | RSS MB  KB/call | load"
+    "level  peak  calls failed | INV->200 p50  p99 (sipp p99) ms |"
+    " RTP err p50   p99    max ms | drift ms short% | IVR CPU% sipp CPU% | RSS MB  KB/call | load"
 )
 
 
@@ -402,7 +441,7 @@ def row(r: LevelResult) -> str:
     p = r.pacing
     return (
         f"{r.level:5d} {r.sipp.peak_concurrent:5d} {r.sipp.created:6d} {r.failed:6d} |"
-        f" {r.sipp.rtt_p50_ms:12.1f} {r.sipp.rtt_p99_ms:5.1f}    |"
+        f" {r.invite_p50_ms:12.1f} {r.invite_p99_ms:5.1f} {r.sipp.rtt_p99_ms:7.0f}       |"
         f" {p.p50_ms:11.2f} {p.p99_ms:6.2f} {p.max_ms:6.1f}    |"
         f" {p.drift_ms:8.1f} {p.short_pct:6.2f} |"
         f" {r.ivr_cpu_pct:8.0f} {r.sipp_cpu_pct:9.0f} |"
@@ -417,8 +456,8 @@ def headline(results: list[LevelResult], limit_ms: float) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="50,100,200,300,400", help="concurrent calls")
-    parser.add_argument("--rtp-ports", default="61000-62999", help="IVR RTP range (captured)")
+    parser.add_argument("--levels", default=LEVELS, help="concurrent calls, comma-separated")
+    parser.add_argument("--rtp-ports", default="61000-64999", help="IVR RTP range (captured)")
     parser.add_argument("--max-minutes", type=float, default=20, help="skip levels beyond this")
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds per level")
     parser.add_argument("--keep", action="store_true", help="keep the captures and logs")
@@ -426,7 +465,7 @@ def main(argv: list[str]) -> int:
     if os.geteuid() != 0:
         parser.error("run as root: sipp's play_pcap_audio sends through a raw socket")
     for tool in ("sipp", "dumpcap") + (("py-spy",) if args.profile else ()):
-        if shutil.which(tool) is None:
+        if find_tool(tool) is None:
             parser.error(f"{tool} is not installed")
 
     work = Path(tempfile.mkdtemp(prefix="bench_sipp-"))
