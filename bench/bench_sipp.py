@@ -21,7 +21,7 @@ most N calls at once, 2.5 N calls in all. It measures:
 The bench stops raising the level after the first level that is not yardstick-clean.
 
 Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
-    python bench/bench_sipp.py [--levels 50,100,200,300,400,500,600,800,1000] [--profile 15]
+    python bench/bench_sipp.py [--levels 50,100,...,1500] [--profile 15]
 `--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
 the hottest functions (needs `pip install py-spy`).
 """
@@ -53,7 +53,7 @@ SCENARIO = ROOT / "bench" / "sipp" / "yardstick.xml"
 CONFIG = ROOT / "bench" / "ivr-bench.yaml"
 PCAP_TOOL = ROOT.parent / "shared" / "sip-clients" / "gen_rtp_pcap.py"
 
-LEVELS = "50,100,200,300,400,500,600,800,1000"
+LEVELS = "50,100,200,300,400,600,800,1000,1200,1500"
 CALL_SECONDS = 18.0  # listen 9 s + keys 1.4 s + closing prompt 7.5 s
 LISTEN_MS = 9000  # the greeting is 8.3 s and ignores keys (barge_in: false)
 CALLS_PER_LEVEL = 2.5  # x N: ramp up for CALL_SECONDS, then ~1.5 x CALL_SECONDS at N
@@ -383,6 +383,7 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
     command += ["-m", str(total_calls), "-timeout", f"{round(run_seconds + 60)}s"]
     command += ["-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err"]
     command += ["-stf", "stat.csv", "-error_file", "errors.log"]
+    sipp: subprocess.Popen | None = None
     try:
         with (work / "sipp.out").open("w") as out:
             started = time.monotonic()
@@ -398,10 +399,12 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
             sipp_cpu = (cpu_seconds(sipp.pid) - sipp_cpu) / elapsed * 100
             sipp.wait(timeout=run_seconds + 120)
     finally:
-        rss.stop()
+        if sipp is not None:
+            stop(sipp, signal.SIGINT)  # already gone unless the bench was interrupted
         stop(capture, signal.SIGINT)
         stop(sip_capture, signal.SIGINT)
         stop(ivr)
+        rss.stop()
     rtt_files = list(work.glob("*_rtt.csv"))
     completed = ivr_log.read_text(errors="replace").count("hanging up: completed")
     invites = invite_latencies(sip_pcap) * 1000
@@ -450,8 +453,15 @@ def row(r: LevelResult) -> str:
 
 
 def headline(results: list[LevelResult], limit_ms: float) -> str:
-    clean = [r.sipp.peak_concurrent for r in results if r.clean(limit_ms)]
-    return f"{max(clean)} concurrent calls" if clean else "none of the levels run"
+    """The peak concurrency of the highest level that, with every level below it, was clean."""
+    best = None
+    for result in results:
+        if not result.clean(limit_ms):
+            break
+        best = result
+    if best is None:
+        return "none of the levels run"
+    return f"{best.sipp.peak_concurrent} concurrent calls (level {best.level})"
 
 
 def main(argv: list[str]) -> int:

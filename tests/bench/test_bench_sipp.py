@@ -1,0 +1,118 @@
+"""bench/bench_sipp.py's measurements on captures built here, and the yardstick menu it drives."""
+
+import importlib.util
+import struct
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ivr.media.prompt_catalog import text_hash
+from ivr.menus.cli import prompt_ids
+from ivr.menus.validate import check_menu_text
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+_spec = importlib.util.spec_from_file_location("bench_sipp", ROOT / "bench" / "bench_sipp.py")
+assert _spec and _spec.loader
+bench = sys.modules["bench_sipp"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def udp_over_ethernet(source_port: int, destination_port: int, payload: bytes) -> bytes:
+    udp = struct.pack("!HHHH", source_port, destination_port, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))  # fmt: skip
+    return b"\x00" * 12 + b"\x08\x00" + ip + udp
+
+
+def write_pcap(path: Path, packets: list[tuple[float, bytes]]) -> Path:
+    with path.open("wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for when, frame in packets:
+            seconds = int(when)
+            f.write(struct.pack("<IIII", seconds, round((when - seconds) * 1e6), len(frame),
+                                len(frame)))  # fmt: skip
+            f.write(frame)
+    return path
+
+
+def rtp(ssrc: int, sequence: int, timestamp: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, 0, sequence, timestamp, ssrc) + b"\xff" * 160
+
+
+def stream(port: int, ssrc: int, start: float, arrivals: list[float]) -> list[tuple[float, bytes]]:
+    return [
+        (start + at, udp_over_ethernet(port, 40000, rtp(ssrc, n, 1000 + 160 * n)))
+        for n, at in enumerate(arrivals)
+    ]
+
+
+def test_a_steady_stream_has_no_interval_error_and_no_drift(tmp_path):
+    packets = stream(61000, 7, 100.0, [n * 0.020 for n in range(200)])
+    result = bench.pacing(bench.rtp_streams(write_pcap(tmp_path / "a.pcap", packets)))
+    assert result.streams == 1 and result.packets == 198  # first and last left out
+    assert result.p99_ms == pytest.approx(0, abs=0.01)
+    assert result.drift_ms == pytest.approx(0, abs=0.01)
+    assert result.short_pct == 0
+
+
+def test_a_stall_shows_as_interval_error_but_not_as_drift(tmp_path):
+    arrivals = [n * 0.020 for n in range(200)]
+    arrivals[100:103] = [2.045, 2.0451, 2.0452]  # 45 ms late, then a burst catching up
+    packets = stream(61000, 7, 100.0, arrivals)
+    result = bench.pacing(bench.rtp_streams(write_pcap(tmp_path / "b.pcap", packets)))
+    assert result.max_ms == pytest.approx(45 + 20 - 20, abs=0.01)  # 65 ms gap, 20 ms due
+    assert result.drift_ms == pytest.approx(0, abs=0.01)
+
+
+def test_a_clock_that_runs_slow_shows_as_drift_and_streams_are_kept_apart(tmp_path):
+    slow = stream(61000, 7, 100.0, [n * 0.0201 for n in range(500)])  # 0.5% slow
+    steady = stream(61000, 8, 100.0, [n * 0.020 for n in range(500)])  # same port, new SSRC
+    packets = sorted(slow + steady)
+    result = bench.pacing(bench.rtp_streams(write_pcap(tmp_path / "c.pcap", packets)))
+    assert result.streams == 2
+    # the slow stream's: 0.1 ms a packet, from the first to the last window's least lateness
+    lags = 498 - 1 - bench.DRIFT_WINDOW
+    assert result.drift_ms == pytest.approx(0.1 * lags, abs=0.01)
+
+
+def test_invite_to_200_is_timed_from_the_first_invite_to_the_first_200_of_each_call(tmp_path):
+    def sip(first_line: str, call_id: str, cseq: str) -> bytes:
+        text = f"{first_line}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        return udp_over_ethernet(5060, 5070, text.encode())
+
+    packets = [
+        (10.000, sip("INVITE sip:ivr@127.0.0.1 SIP/2.0", "a", "1 INVITE")),
+        (10.500, sip("INVITE sip:ivr@127.0.0.1 SIP/2.0", "a", "1 INVITE")),  # retransmission
+        (10.501, sip("SIP/2.0 100 Trying", "a", "1 INVITE")),
+        (10.502, sip("SIP/2.0 200 OK", "a", "1 INVITE")),
+        (11.000, sip("INVITE sip:ivr@127.0.0.1 SIP/2.0", "b", "1 INVITE")),
+        (11.002, sip("SIP/2.0 200 OK", "b", "1 INVITE")),
+        (11.003, sip("SIP/2.0 200 OK", "b", "1 INVITE")),  # 200 retransmitted
+        (12.000, sip("SIP/2.0 200 OK", "a", "2 BYE")),
+        (12.100, sip("INVITE sip:ivr@127.0.0.1 SIP/2.0", "c", "1 INVITE")),  # never answered
+    ]
+    latencies = bench.invite_latencies(write_pcap(tmp_path / "sip.pcap", packets))
+    assert sorted(latencies) == pytest.approx([0.002, 0.502], abs=1e-6)
+
+
+def test_the_yardstick_menu_is_valid_and_its_prompts_last_about_8_seconds():
+    menu = ROOT / "bench" / "menus" / "yardstick.yaml"
+    known = prompt_ids(menu.with_name("yardstick.prompts.yaml"))
+    tree, problems = check_menu_text(menu.read_text(), str(menu), known_prompts=known)
+    assert tree is not None and problems == []
+    check = subprocess.run(
+        [sys.executable, "-m", "ivr", "prompts", "--config", "bench/ivr-bench.yaml", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0 and "0 without a recording" in check.stdout
+    texts = yaml.safe_load(menu.with_name("yardstick.prompts.yaml").read_text())
+    for prompt in ("yardstick.greeting", "yardstick.closing"):
+        path = ROOT / "prompts" / "tts" / f"{text_hash(texts[prompt])}.wav"
+        with wave.open(str(path)) as recording:
+            assert 7 <= recording.getnframes() / recording.getframerate() <= 9
