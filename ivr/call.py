@@ -25,6 +25,7 @@ from ivr.media.pacer import RtpStream
 from ivr.media.player import Player
 from ivr.menus import events as menu
 from ivr.menus.interpreter import MenuRun
+from ivr.menus.schema import Kind
 from ivr.rtp.dtmf_merge import DtmfMerger, Source
 from ivr.rtp.g711 import codec_named
 from ivr.rtp.session import Address, RtpSession
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("ivr.call")
 
 _refs = itertools.count(1)
+
+# Seconds between the last frame of a goodbye prompt leaving and the BYE: the caller's jitter
+# buffer still holds its last words, and a phone drops them the moment the BYE arrives.
+HANGUP_DRAIN = 0.5
 
 
 class TransferLeg(Protocol):
@@ -208,7 +213,7 @@ class Call:
         if self.ended or not self.merger.accept(digit, source, now):
             return
         # Keys typed into a collect may be an ID number or a PIN: never log those digits.
-        shown = "•" if self.run.node.kind == "collect" and digit.isdigit() else digit
+        shown = "•" if self.run.node.kind is Kind.COLLECT and digit.isdigit() else digit
         self.log.info("key %s (%s)", shown, source)
         self._feed(menu.DigitPressed(digit), now)
 
@@ -270,7 +275,7 @@ class Call:
             elif isinstance(command, menu.Transfer):
                 self.services.start_transfer(self, command)
             elif isinstance(command, menu.Hangup):
-                self.hang_up(command.reason)
+                self.services.reactor.callLater(HANGUP_DRAIN, self.hang_up, command.reason)
         self._arm_timer()
 
     def _arm_timer(self) -> None:

@@ -52,14 +52,7 @@ class Phone:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.endpoint = pj.Endpoint()
-        saved = os.dup(1)  # pjlib prints start-up lines on stdout: keep stdout for the report
-        os.dup2(2, 1)
-        try:
-            self.endpoint.libCreate()
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
+        self.endpoint.libCreate()
         config = pj.EpConfig()
         config.uaConfig.threadCnt = 0
         config.uaConfig.mainThreadOnly = True
@@ -181,6 +174,10 @@ def main() -> int:
     parser.add_argument("--digit-gap", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
+    # pjlib prints on stdout whenever it likes (start-up, an RTP port already taken by another
+    # phone): keep stdout for the report alone by pointing fd 1 at stderr for the whole run.
+    report_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     phone = Phone(args)
     try:
         report = phone.run(json.loads(args.steps))
@@ -190,7 +187,7 @@ def main() -> int:
         with wave.open(args.record) as recording:
             report["recording_seconds"] = recording.getnframes() / recording.getframerate()
     report["log"] = phone.log
-    print(json.dumps(report))
+    print(json.dumps(report), file=report_out, flush=True)
     return 0 if report["connected"] and report["ended"] else 1
 
 
