@@ -29,7 +29,7 @@ from ivr.menus.schema import Kind
 from ivr.rtp.dtmf_merge import DtmfMerger, Source
 from ivr.rtp.g711 import codec_named
 from ivr.rtp.session import Address, RtpSession
-from ivr.sip.events import CallEnded, CallHandle, DtmfInfo, Event, Reinvite
+from ivr.sip.events import CallCancelled, CallEnded, CallHandle, DtmfInfo, Event, Reinvite
 from ivr.sip.sdp import MediaChoice, NoCommonCodec, build_answer, negotiate
 from ivr.speech import events as speech
 
@@ -168,6 +168,8 @@ class Call:
             self._reinvite(event.sdp)
         elif isinstance(event, CallEnded):
             self._finish(event.reason)
+        elif isinstance(event, CallCancelled):
+            self._finish("cancelled")
 
     def _finish(self, reason: str) -> None:
         if self.ended:
