@@ -16,8 +16,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from ivr.store.db import make_engine
 from tests.backends import backend_names
 from tests.e2e.server import ROOT, IvrProcess, start_ivr
 
@@ -33,7 +34,7 @@ def _storage(name: str) -> tuple[str | None, str | None, str | None]:
     schema = None
     if database_url:
         schema = f"ivr_e2e_{uuid.uuid4().hex[:10]}"
-        engine = create_engine(database_url)
+        engine = make_engine(database_url)  # psycopg2 for a plain postgresql:// URL
         with engine.begin() as connection:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
         engine.dispose()
@@ -67,7 +68,7 @@ def storage(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str | 
         redis.Redis.from_url(redis_url).flushdb()
     yield database_url, redis_url
     if schema is not None:
-        engine = create_engine(os.environ["IVR_TEST_DATABASE_URL"])
+        engine = make_engine(os.environ["IVR_TEST_DATABASE_URL"])
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()

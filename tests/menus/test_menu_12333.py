@@ -57,7 +57,7 @@ def test_seed_path_reports_a_temporary_loss(tree: MenuTree, catalog: PromptCatal
     call = FakeCall(tree)
     call.start()
     assert said(call, catalog).startswith(
-        "您好，欢迎致电一二三三三人力资源和社会保障咨询服务热线。"
+        "您好，欢迎致电12333人力资源和社会保障咨询服务热线。"
     )
     call.press("1")
     assert "社保卡状态、挂失和制卡进度，请按1" in said(call, catalog)
