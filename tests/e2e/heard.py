@@ -20,12 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ivr.config import load_config
 from ivr.media.frames import read_pcm_8k
-from ivr.media.prompt_catalog import READOUTS, Clip, word_clip
+from ivr.media.prompt_catalog import (
+    READOUTS,
+    Clip,
+    PromptCatalog,
+    PromptSettings,
+    word_clip,
+)
 from ivr.rtp.g711 import FRAME_SAMPLES, SAMPLE_RATE
 from tests.e2e.audio import match_score, rms
-from tests.e2e.prompts import CATALOG
 
+CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
 HEARD = 0.9  # least match score of a clip the caller heard (another clip scores far lower)
 SILENT = 50.0  # RMS below which audio is a pause: nothing to find
 PIECE = SAMPLE_RATE // 4  # samples of a prompt's text checked at a time
