@@ -17,8 +17,6 @@ a prompt plays stops it (barge-in) and counts, so only what a test must hear is 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from ivr.store.db import Database
 from ivr.store.demo import DEMO_PEOPLE
 from ivr.store.models import AuditEntry, Card, LossReport, Person, PinAttempt, PinCredential
 from tests.e2e.audio import read_wav
+from tests.e2e.call_log import answered_after, call_lines, events
 from tests.e2e.heard import heard_at, heard_readout, played_audio
 from tests.e2e.server import ROOT, IvrProcess, call, open_store
 
@@ -69,6 +68,9 @@ def keyed(id_number: str) -> str:
     return id_number.replace("X", "*") + "#"
 
 
+Steps = list[dict[str, object]]
+
+
 def key(at: float, digits: str) -> dict[str, object]:
     return {"at": at, "dtmf": digits}
 
@@ -88,7 +90,7 @@ LOSS_PATH = [key(1.5, "1"), key(3, "1"), key(4.5, "2")]
 PIN_PATH = [key(1.5, "2"), key(3, "2")]
 
 
-def pin_change_steps(person_id: str, old_pin: str, hear: float) -> list[dict[str, object]]:
+def pin_change_steps(person_id: str, old_pin: str, hear: float) -> Steps:
     """ID, confirm, old PIN, the new PIN twice; then `hear` seconds of the answer."""
     return [
         *PIN_PATH,
@@ -105,59 +107,42 @@ def pin_change_steps(person_id: str, old_pin: str, hear: float) -> list[dict[str
 PROGRESS_TIME = 17.5  # card_progress_result for a card still being made, with its date
 
 
-@dataclass(frozen=True)
-class Journey:
-    steps: list[dict[str, object]]
-
-
-JOURNEYS: dict[str, Journey] = {
+JOURNEYS: dict[str, Steps] = {
     # The seeds' path: hear the ID read back in full, confirm, hear the lapse date.
-    "loss": Journey(
-        [
-            *LOSS_PATH,
-            key(6, keyed(WU_XIA.id_number)),
-            key(6 + ID_TIME + CONFIRM_TIME + 1, "1"),
-            hang_up(6 + ID_TIME + CONFIRM_TIME + 1 + 20),
-        ]
-    ),
+    "loss": [
+        *LOSS_PATH,
+        key(6, keyed(WU_XIA.id_number)),
+        key(6 + ID_TIME + CONFIRM_TIME + 1, "1"),
+        hang_up(6 + ID_TIME + CONFIRM_TIME + 1 + 20),
+    ],
     # 陈静's number by mistake, 2 at the read-back, 杨磊's: his loss is already active.
-    "re-enter": Journey(
-        [
-            *LOSS_PATH,
-            key(6, keyed(CHEN_JING.id_number)),
-            key(13.5, "2"),
-            key(15, keyed(YANG_LEI.id_number)),
-            key(15 + ID_TIME + CONFIRM_TIME + 1, "1"),
-            hang_up(15 + ID_TIME + CONFIRM_TIME + 1 + 16),
-        ]
-    ),
-    "wrong checksum": Journey(
-        [*LOSS_PATH, key(6, keyed(WRONG_CHECKSUM)), hang_up(6 + ID_TIME + 10)]
-    ),
+    "re-enter": [
+        *LOSS_PATH,
+        key(6, keyed(CHEN_JING.id_number)),
+        key(13.5, "2"),
+        key(15, keyed(YANG_LEI.id_number)),
+        key(15 + ID_TIME + CONFIRM_TIME + 1, "1"),
+        hang_up(15 + ID_TIME + CONFIRM_TIME + 1 + 16),
+    ],
+    "wrong checksum": [*LOSS_PATH, key(6, keyed(WRONG_CHECKSUM)), hang_up(6 + ID_TIME + 10)],
     # 2-2 to the old-PIN prompt, then nothing: three timeouts, the exit, goodbye, hang-up.
-    "silence": Journey(
-        [*PIN_PATH, key(4.5, keyed(LIU_YANG.id_number)), key(11.5, "1"), hang_up(150)]
-    ),
+    "silence": [*PIN_PATH, key(4.5, keyed(LIU_YANG.id_number)), key(11.5, "1"), hang_up(150)],
     # 1-1-3 progress of a card being made, then 1 status from the menu it returns to.
-    "query": Journey(
-        [
-            key(1.5, "1"),
-            key(3, "1"),
-            key(4.5, "3"),
-            key(6, keyed(WANG_FANG.id_number)),
-            key(13, "1"),
-            key(14 + PROGRESS_TIME + 1, "1"),
-            key(14 + PROGRESS_TIME + 2.5, keyed(WANG_FANG.id_number)),
-            key(14 + PROGRESS_TIME + 2.5 + ID_TIME + 1.5, "1"),
-            hang_up(14 + PROGRESS_TIME + 2.5 + ID_TIME + 1.5 + 12),
-        ]
-    ),
-    "pin change": Journey(pin_change_steps(ZHANG_WEI.id_number, "802461", hear=8)),
-    "initial pin": Journey(pin_change_steps(LI_NA.id_number, "123456", hear=12)),
-    "locked": Journey(pin_change_steps(ZHOU_JIE.id_number, "904718", hear=12)),
+    "query": [
+        key(1.5, "1"),
+        key(3, "1"),
+        key(4.5, "3"),
+        key(6, keyed(WANG_FANG.id_number)),
+        key(13, "1"),
+        key(14 + PROGRESS_TIME + 1, "1"),
+        key(14 + PROGRESS_TIME + 2.5, keyed(WANG_FANG.id_number)),
+        key(14 + PROGRESS_TIME + 2.5 + ID_TIME + 1.5, "1"),
+        hang_up(14 + PROGRESS_TIME + 2.5 + ID_TIME + 1.5 + 12),
+    ],
+    "pin change": pin_change_steps(ZHANG_WEI.id_number, "802461", hear=8),
+    "initial pin": pin_change_steps(LI_NA.id_number, "123456", hear=12),
+    "locked": pin_change_steps(ZHOU_JIE.id_number, "904718", hear=12),
 }
-
-ANSWERED = re.compile(r"\[(c\d+) [^\]]*\] answered: ")
 
 
 @dataclass
@@ -182,15 +167,11 @@ class PlacedCall:
         return read_wav(self.recording)
 
     def log_lines(self) -> list[str]:
-        """This call's lines of the server log (after the call ended)."""
         assert self.report
-        self.server.wait_for_log(rf"\[{self.ref} [^\]]*\] ended: ")
-        return [line for line in self.server.log().splitlines() if f"[{self.ref} " in line]
+        return call_lines(self.server, self.ref)
 
     def events(self, kind: str) -> list[str]:
-        """What followed `kind` in this call's log lines, e.g. events("play") = prompt ids."""
-        marker = f"] {kind} "
-        return [line.split(marker, 1)[1] for line in self.log_lines() if marker in line]
+        return events(self.log_lines(), kind)
 
     def time_of(self, line_part: str, nth: int = 0) -> float:
         """Server-log timestamp (epoch seconds) of the nth line of this call containing it."""
@@ -199,24 +180,16 @@ class PlacedCall:
         return stamp.timestamp()
 
 
-def _answered_refs(server: IvrProcess) -> list[str]:
-    return ANSWERED.findall(server.log())
-
-
 def _place(
-    server: IvrProcess, pool: ThreadPoolExecutor, journey: Journey, recording: Path
+    server: IvrProcess, pool: ThreadPoolExecutor, steps: Steps, recording: Path
 ) -> PlacedCall:
-    known = len(_answered_refs(server))
+    """Start one phone; return once the IVR answered it, with the server's reference for it."""
+    since = len(server.log())
     placed_at = dt.datetime.now(dt.UTC)
-    last = max(float(step["at"]) for step in journey.steps)  # type: ignore[arg-type]
-    outcome = pool.submit(call, server, journey.steps, record=recording, timeout=last + 20)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not outcome.done():
-        refs = _answered_refs(server)
-        if len(refs) > known:
-            return PlacedCall(server, refs[known], recording, outcome, placed_at)
-        time.sleep(0.05)
-    raise AssertionError(f"call not answered: {outcome.result() if outcome.done() else ''}")
+    last = max(float(step["at"]) for step in steps)  # type: ignore[arg-type]
+    outcome = pool.submit(call, server, steps, record=recording, timeout=last + 20)
+    ref = answered_after(server, since, timeout=30)["ref"]
+    return PlacedCall(server, ref, recording, outcome, placed_at)
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +204,8 @@ def calls(
     folder = tmp_path_factory.mktemp("heard")
     with ThreadPoolExecutor(max_workers=len(JOURNEYS)) as pool:
         placed = {
-            name: _place(ivr, pool, journey, folder / f"{name.replace(' ', '-')}.wav")
-            for name, journey in JOURNEYS.items()
+            name: _place(ivr, pool, steps, folder / f"{name.replace(' ', '-')}.wav")
+            for name, steps in JOURNEYS.items()
         }
         wait([call.outcome for call in placed.values()])
     yield placed

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.e2e.call_log import answered_after, call_lines, events
 from tests.e2e.conftest import stop_cleanly
 from tests.e2e.server import ROOT, IvrProcess, call, start_ivr
 
@@ -25,7 +25,6 @@ MENU = (ROOT / "config" / "menus" / "12333.yaml").read_text(encoding="utf-8")
 MAIN_KEYS = '    keys:\n      "1": query\n      "2": card_services\n'
 # The edit a supervisor makes: 信息查询 and 社保卡业务 swap keys on the main menu.
 SWAPPED_KEYS = '    keys:\n      "1": card_services\n      "2": query\n'
-ANSWERED = re.compile(r"\[(c\d+) [^\]]*\] answered: .* menu 12333@(\w+)")
 RELOAD_WAIT = 12.0  # the app polls every 5 s; a reload takes well under a second more
 
 
@@ -37,9 +36,7 @@ def version_of(text: str) -> str:
 @pytest.fixture(scope="module")
 def menu_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert MENU.count(MAIN_KEYS) == 1, "the main menu's keys moved: update this test"
-    path = tmp_path_factory.mktemp("menus") / "12333.yaml"
-    path.write_text(MENU, encoding="utf-8")
-    return path
+    return tmp_path_factory.mktemp("menus") / "12333.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +45,9 @@ def editable(
     menu_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[IvrProcess]:
-    """An IVR whose menu file is `menu_file` (everything else as config/ivr.yaml)."""
+    """An IVR whose menu file is `menu_file`, fresh from the shipped menu (everything else as
+    config/ivr.yaml)."""
+    menu_file.write_text(MENU, encoding="utf-8")
     settings = yaml.safe_load((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
     settings["menus"] = {"file": str(menu_file)}
     config = tmp_path_factory.mktemp("config") / "ivr.yaml"
@@ -64,27 +63,13 @@ def editable(
     stop_cleanly(server)
 
 
-def call_lines(server: IvrProcess, ref: str) -> list[str]:
-    server.wait_for_log(rf"\[{ref} [^\]]*\] ended: ")
-    return [line for line in server.log().splitlines() if f"[{ref} " in line]
-
-
-def answered(server: IvrProcess, since: int) -> tuple[str, str]:
-    """(call reference, menu version) of the first call answered after log offset `since`."""
-    deadline = time.monotonic() + 20
-    while (match := ANSWERED.search(server.log(), since)) is None:
-        assert time.monotonic() < deadline, server.log()[since:]
-        time.sleep(0.05)
-    return match.group(1), match.group(2)
-
-
 def press_one(server: IvrProcess) -> tuple[str, list[str]]:
     """A new call pressing 1 at the greeting: (its menu version, its log lines)."""
     since = len(server.log())
     report = call(server, [{"at": 1.5, "dtmf": "1"}, {"at": 4, "hangup": True}])
     assert report["connected"] and report["ended"], report
-    ref, version = answered(server, since)
-    return version, call_lines(server, ref)
+    answered = answered_after(server, since)
+    return answered["version"], call_lines(server, answered["ref"])
 
 
 def test_a_call_keeps_its_version_while_a_new_call_gets_the_edit(
@@ -101,8 +86,9 @@ def test_a_call_keeps_its_version_while_a_new_call_gets_the_edit(
         )
     )
     phone.start()
-    ref, version = answered(editable, since)
-    assert version == old
+    answered = answered_after(editable, since)
+    ref = answered["ref"]
+    assert answered["version"] == old
 
     edited = MENU.replace(MAIN_KEYS, SWAPPED_KEYS)
     menu_file.write_text(edited, encoding="utf-8")
@@ -116,11 +102,11 @@ def test_a_call_keeps_its_version_while_a_new_call_gets_the_edit(
     pressed = next(line for line in lines if "] key 1 " in line)
     assert editable.log().index(live.group(0)) < editable.log().index(pressed)
     # The call in progress still runs the old tree: 1 is 信息查询 there.
-    assert [line.split("] play ")[1] for line in lines if "] play " in line][-1] == "query_menu"
+    assert events(lines, "play")[-1] == "query_menu"
 
     new_version, new_lines = press_one(editable)
     assert new_version == version_of(edited)
-    assert any(line.endswith("] play card_services_menu") for line in new_lines), new_lines
+    assert "card_services_menu" in events(new_lines, "play"), new_lines
 
 
 def test_an_invalid_edit_is_refused_naming_the_line_and_the_last_good_version_stays(
@@ -148,4 +134,4 @@ def test_an_invalid_edit_is_refused_naming_the_line_and_the_last_good_version_st
     version, lines = press_one(editable)
     assert version == version_of(good)
     main_key_one = "card_services_menu" if good.count(SWAPPED_KEYS) else "query_menu"
-    assert any(line.endswith(f"] play {main_key_one}") for line in lines), lines
+    assert main_key_one in events(lines, "play"), lines
