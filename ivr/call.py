@@ -324,6 +324,7 @@ class Call:
 
     def transfer_ended(self, outcome: str) -> None:
         """The agent leg's verdict: "answered" (bridged), "no_answer" or "closed"."""
+        self.last_outcome = f"transfer:{outcome}"
         if outcome != "answered":
             self.transfer = None
         if outcome == "answered":

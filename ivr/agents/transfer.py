@@ -161,6 +161,7 @@ class AgentLeg:
     def hang_up(self) -> None:
         """BYE to a bridged agent, CANCEL to a ringing one."""
         if not self.closed:
+            self.call.log.info("agent leg ended: %s", "BYE" if self.answered else "CANCEL")
             self.app.sip.command(lambda ua, now: ua.hangup(self.handle, now))
             self._close()
 

@@ -1,0 +1,210 @@
+"""An agent's desk phone for end-to-end tests: PJSIP's pjsua2, registered nowhere, just listening.
+
+It waits for the IVR's transfer INVITE on `--port`, rings (180), and answers after
+`--answer-after` seconds (never with `--never-answer`). Once answered it records what it hears
+and plays `--play` (the agent's greeting) into the call; it stays until the far end hangs up
+or `--timeout` passes.
+
+    python agent_phone.py --port 5070 --record agent_heard.wav --play hello.wav --timeout 60
+
+stdout: first the line `listening` once the port is bound, then, at the end, a JSON report:
+the INVITEs received (with their X-IVR-Call header), whether the call was answered and how it
+ended (`far_end_hung_up`: a BYE or CANCEL came from the IVR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import wave
+from typing import Any
+
+import pjsua2 as pj
+
+
+class AgentCall(pj.Call):
+    def __init__(self, account: pj.Account, call_id: int) -> None:
+        super().__init__(account, call_id)
+        self.confirmed_at: float | None = None
+        self.disconnected = False
+        self.last_status: int | None = None
+        self.audio: pj.AudioMedia | None = None
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        self.last_status = info.lastStatusCode
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.audio = self.getAudioMedia(index)
+
+
+class AgentAccount(pj.Account):
+    """Takes every incoming call; the phone decides when (or whether) to answer it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.incoming: list[tuple[AgentCall, dict[str, Any]]] = []
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        call = AgentCall(self, prm.callId)
+        message = prm.rdata.wholeMsg
+        header = re.search(r"^X-IVR-Call:\s*(\S+)", message, re.MULTILINE | re.IGNORECASE)
+        invite = {
+            "at": time.monotonic(),
+            "from": prm.rdata.srcAddress,
+            "x_ivr_call": header.group(1) if header else None,
+        }
+        ringing = pj.CallOpParam()
+        ringing.statusCode = pj.PJSIP_SC_RINGING
+        call.answer(ringing)
+        self.incoming.append((call, invite))
+
+
+class AgentPhone:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.endpoint = pj.Endpoint()
+        self.endpoint.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.uaConfig.userAgent = "pjsua2-agent-e2e"
+        config.logConfig.level = 1
+        config.logConfig.consoleLevel = 1
+        config.medConfig.clockRate = 8000
+        config.medConfig.sndClockRate = 8000
+        config.medConfig.noVad = True
+        config.medConfig.ecTailLen = 0
+        config.medConfig.sndAutoCloseTime = -1
+        self.endpoint.libInit(config)
+        transport = pj.TransportConfig()
+        transport.boundAddress = "127.0.0.1"
+        transport.publicAddress = "127.0.0.1"
+        transport.port = args.port
+        self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        self.endpoint.libStart()
+        self.endpoint.audDevManager().setNullDev()
+        account = pj.AccountConfig()
+        account.idUri = f"sip:agent@127.0.0.1:{args.port}"
+        account.natConfig.iceEnabled = False
+        account.natConfig.sdpNatRewriteUse = 0
+        account.natConfig.contactRewriteUse = 0
+        account.natConfig.viaRewriteUse = 0
+        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+        self.account = AgentAccount()
+        self.account.create(account)
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.player: pj.AudioMediaPlayer | None = None
+        self.t0 = time.monotonic()
+        self.log: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.log.append(f"{time.monotonic() - self.t0:7.3f} {text}")
+
+    def run(self) -> dict[str, Any]:
+        deadline = time.monotonic() + self.args.timeout
+        answered = hung_up = False
+        call: AgentCall | None = None
+        invite: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            self.endpoint.libHandleEvents(10)
+            if call is None:
+                if not self.account.incoming:
+                    continue
+                call, invite = self.account.incoming[0]
+                self.note(f"INVITE from {invite['from']} (X-IVR-Call {invite['x_ivr_call']})")
+            if call.disconnected:
+                self.note(f"call ended ({call.last_status})")
+                break
+            ringing_for = time.monotonic() - invite["at"]
+            if not (answered or self.args.never_answer) and ringing_for >= self.args.answer_after:
+                ok = pj.CallOpParam()
+                ok.statusCode = pj.PJSIP_SC_OK
+                call.answer(ok)
+                answered = True
+                self.note("answered")
+            if answered and call.audio is not None and self.recorder is None:
+                self.start_media(call.audio)
+        else:
+            if call is not None and not call.disconnected:
+                self.note("timeout: hanging up")
+                call.hangup(pj.CallOpParam(True))
+                hung_up = True
+        self.pump(0.3)
+        self.recorder = None  # closes the WAV
+        self.player = None
+        report = {
+            "invites": [invite for _, invite in self.account.incoming],
+            "answered": answered,
+            "connected": call is not None and call.confirmed_at is not None,
+            "ended": call is not None and call.disconnected,
+            "far_end_hung_up": call is not None and call.disconnected and not hung_up,
+            "last_status": call.last_status if call is not None else None,
+        }
+        for invite in report["invites"]:
+            invite["at"] = round(invite["at"] - self.t0, 3)
+        return report
+
+    def start_media(self, audio: pj.AudioMedia) -> None:
+        if self.args.record:
+            self.recorder = pj.AudioMediaRecorder()
+            self.recorder.createRecorder(self.args.record)
+            audio.startTransmit(self.recorder)
+        if self.args.play:
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(self.args.play, pj.PJMEDIA_FILE_NO_LOOP)
+            self.player.startTransmit(audio)
+            self.note(f"playing {self.args.play}")
+
+    def pump(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.endpoint.libHandleEvents(10)
+
+    def close(self) -> None:
+        self.account.incoming.clear()
+        self.pump(0.2)
+        self.endpoint.libDestroy()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True, help="SIP port to listen on (UDP)")
+    parser.add_argument("--answer-after", type=float, default=1.0, help="seconds of ringing")
+    parser.add_argument("--never-answer", action="store_true", help="ring until cancelled")
+    parser.add_argument("--record", help="WAV of what the agent hears")
+    parser.add_argument("--play", help="WAV the agent says once answered")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args()
+    # pjlib prints on stdout whenever it likes: keep stdout for our own lines (see
+    # scripted_caller.py).
+    report_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    phone = AgentPhone(args)
+    print("listening", file=report_out, flush=True)
+    try:
+        report = phone.run()
+    finally:
+        phone.close()
+    if args.record and os.path.exists(args.record):
+        with wave.open(args.record) as recording:
+            report["recording_seconds"] = recording.getnframes() / recording.getframerate()
+    report["log"] = phone.log
+    print(json.dumps(report), file=report_out, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
