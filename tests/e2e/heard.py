@@ -38,6 +38,8 @@ SILENT = 50.0  # RMS below which audio is a pause: nothing to find
 PIECE = SAMPLE_RATE // 4  # samples of a prompt's text checked at a time
 SLACK = 4 * FRAME_SAMPLES  # how far a piece may sit from where the previous one ended
 STRETCHED = 0.1  # share of a text's pieces that may go unmatched (around stretches)
+FRAME_HEARD = 0.98  # a frame of a readout word, over a bit-exact G.711 line
+STRETCH_FRAMES = 2  # frames of a word a jitter buffer may have replaced or blended
 
 
 def _padded(path: Path) -> np.ndarray:
@@ -60,13 +62,34 @@ def played_audio(prompt_id: str, **variables: object) -> np.ndarray:
     return np.concatenate([_padded(path) for _, path in _pieces(prompt_id, variables)])
 
 
-def _found(recording: np.ndarray, piece: np.ndarray, expected: int) -> int | None:
+def _found(
+    recording: np.ndarray, piece: np.ndarray, expected: int, least: float = HEARD
+) -> int | None:
     """Where `piece` was heard within SLACK of `expected` (a sample index), or None."""
     if rms(piece) < SILENT:
         return expected  # a pause: nothing to find
     low = max(0, expected - SLACK)
     score, offset = match_score(recording[low : expected + len(piece) + SLACK], piece)
-    return low + round(offset * SAMPLE_RATE) if score > HEARD else None
+    return low + round(offset * SAMPLE_RATE) if score > least else None
+
+
+def _word_found(recording: np.ndarray, word: np.ndarray, expected: int) -> int | None:
+    """Where a readout word was heard near `expected`, or None.
+
+    Whole, or else frame by frame: the line is bit-exact but for the frames a jitter buffer
+    inserts or drops, so each 20 ms frame of the word must be found, in order, almost exactly
+    (FRAME_HEARD), all but STRETCH_FRAMES of them. A different word has next to no such frame.
+    """
+    whole = _found(recording, word, expected)
+    if whole is not None:
+        return whole
+    at, missed = expected, 0
+    for start in range(0, len(word), FRAME_SAMPLES):
+        frame = word[start : start + FRAME_SAMPLES]
+        found = _found(recording, frame, at, FRAME_HEARD)
+        missed += found is None
+        at = (at if found is None else found) + len(frame)
+    return at - len(word) if missed <= STRETCH_FRAMES else None
 
 
 def _walk_text(recording: np.ndarray, clip: np.ndarray, at: int) -> tuple[int, list[int]]:
@@ -118,7 +141,7 @@ def heard_readout(
             missed += missed_here
             text += len(samples)
             continue
-        found = _found(recording, samples, at)
+        found = _word_found(recording, samples, at)
         assert found is not None, f"word {words.index(index) + 1} of {variable} not heard"
         at = found + len(samples)
     _assert_mostly(missed, text)

@@ -124,7 +124,7 @@ JOURNEYS: dict[str, Steps] = {
         key(15 + ID_TIME + CONFIRM_TIME + 1, "1"),
         hang_up(15 + ID_TIME + CONFIRM_TIME + 1 + 16),
     ],
-    "wrong checksum": [*LOSS_PATH, key(6, keyed(WRONG_CHECKSUM)), hang_up(6 + ID_TIME + 10)],
+    "wrong checksum": [*LOSS_PATH, key(6, keyed(WRONG_CHECKSUM)), hang_up(6 + ID_TIME + 14)],
     # 2-2 to the old-PIN prompt, then nothing: three timeouts, the exit, goodbye, hang-up.
     "silence": [*PIN_PATH, key(4.5, keyed(LIU_YANG.id_number)), key(11.5, "1"), hang_up(150)],
     # 1-1-3 progress of a card being made, then 1 status from the menu it returns to.
@@ -332,7 +332,7 @@ def test_wrong_checksum_gets_a_spoken_retry_and_writes_nothing(
     assert retry_at > 6 + ID_TIME - 1  # after the number was typed
     # The ID prompt is asked again right after the explanation.
     after_retry = placed.heard[round(retry_at * 8000) :]
-    again_at = heard_at(after_retry, played_audio("loss_intro")[: 2 * 8000])
+    again_at = heard_at(after_retry, played_audio("loss_intro")[: 5 * 8000])
     assert abs(again_at - seconds("id_wrong_checksum")) < 0.1
     with store.reading() as session:
         assert rows_of_call(session, placed.ref) == {"audit": [], "loss": [], "pin": []}
