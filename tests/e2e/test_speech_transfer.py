@@ -61,6 +61,8 @@ OPEN_ALL_DAY = {
 class Speech:
     agent_request: Path  # 상담원 연결: "connect me to an agent"
     query: Path  # 확인: "check", the test model's 查询
+    # ~6 s each: long enough that a jitter-buffer stretch or two, over two hops, still counts
+    # as heard (tests/e2e/heard.py lets a tenth of the quarter seconds go unmatched)
     caller_after_bridge: Path  # what only the agent can hear
     agent_greeting: Path  # what only the caller can hear
     noise: Path
@@ -112,10 +114,12 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
         agent_request=korean_speech(directory / "agent_request.wav", "상담원 연결"),
         query=korean_speech(directory / "query.wav", "확인"),
         caller_after_bridge=korean_speech(
-            directory / "caller_after.wav", "안녕하세요 카드를 잃어버려서 전화했습니다"
+            directory / "caller_after.wav",
+            "안녕하세요 어제 시장에서 사회보장카드를 잃어버려서 분실 신고를 하려고 전화했습니다",
         ),
         agent_greeting=korean_speech(
-            directory / "agent_greeting.wav", "네 상담원입니다 무엇을 도와드릴까요"
+            directory / "agent_greeting.wav",
+            "네 상담원 김민지입니다 본인 확인을 위해 성함과 생년월일을 말씀해 주시겠어요",
         ),
         noise=white_noise(directory / "noise.wav", seconds=12.0),
     )
@@ -164,7 +168,7 @@ def test_caller_asking_for_an_agent_is_bridged_to_the_agents_phone_both_ways(
         {"at": 4.0, "dtmf": CALLER.id_number.replace("X", "*") + "#"},
         say(11.0, speech.agent_request),
         say(22.0, speech.caller_after_bridge),
-        {"at": 28.0, "hangup": True},
+        {"at": 31.0, "hangup": True},
     ]
     with agent_phone(
         speech_ivr.agent_port,
