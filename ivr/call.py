@@ -31,6 +31,7 @@ from ivr.rtp.g711 import codec_named
 from ivr.rtp.session import Address, RtpSession
 from ivr.sip.events import CallCancelled, CallEnded, CallHandle, DtmfInfo, Event, Reinvite
 from ivr.sip.sdp import MediaChoice, NoCommonCodec, build_answer, negotiate
+from ivr.sip.uri import NameAddr
 from ivr.speech import events as speech
 
 if TYPE_CHECKING:
@@ -69,8 +70,6 @@ class CallInfo:
 
 def caller_number(request: Request) -> str:
     """The user part of From (`sip:13800138000@...` -> `13800138000`), or '' if none."""
-    from ivr.sip.uri import NameAddr
-
     try:
         address = NameAddr.parse(request.headers.get("From") or "")
     except ValueError:
