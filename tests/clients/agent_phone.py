@@ -24,29 +24,7 @@ import wave
 from typing import Any
 
 import pjsua2 as pj
-
-
-class AgentCall(pj.Call):
-    def __init__(self, account: pj.Account, call_id: int) -> None:
-        super().__init__(account, call_id)
-        self.confirmed_at: float | None = None
-        self.disconnected = False
-        self.last_status: int | None = None
-        self.audio: pj.AudioMedia | None = None
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        info = self.getInfo()
-        self.last_status = info.lastStatusCode
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
-            self.confirmed_at = time.monotonic()
-        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        info = self.getInfo()
-        for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.audio = self.getAudioMedia(index)
+from loopback_pjsua import TrackedCall, account_config, start_endpoint
 
 
 class AgentAccount(pj.Account):
@@ -54,10 +32,10 @@ class AgentAccount(pj.Account):
 
     def __init__(self) -> None:
         super().__init__()
-        self.incoming: list[tuple[AgentCall, dict[str, Any]]] = []
+        self.incoming: list[tuple[TrackedCall, dict[str, Any]]] = []
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        call = AgentCall(self, prm.callId)
+        call = TrackedCall(self, prm.callId)
         message = prm.rdata.wholeMsg
         header = re.search(r"^X-IVR-Call:\s*(\S+)", message, re.MULTILINE | re.IGNORECASE)
         invite = {
@@ -74,37 +52,11 @@ class AgentAccount(pj.Account):
 class AgentPhone:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.endpoint = pj.Endpoint()
-        self.endpoint.libCreate()
-        config = pj.EpConfig()
-        config.uaConfig.threadCnt = 0
-        config.uaConfig.mainThreadOnly = True
-        config.uaConfig.userAgent = "pjsua2-agent-e2e"
-        config.logConfig.level = 1
-        config.logConfig.consoleLevel = 1
-        config.medConfig.clockRate = 8000
-        config.medConfig.sndClockRate = 8000
-        config.medConfig.noVad = True
-        config.medConfig.ecTailLen = 0
-        config.medConfig.sndAutoCloseTime = -1
-        self.endpoint.libInit(config)
-        transport = pj.TransportConfig()
-        transport.boundAddress = "127.0.0.1"
-        transport.publicAddress = "127.0.0.1"
-        transport.port = args.port
-        self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-        self.endpoint.libStart()
-        self.endpoint.audDevManager().setNullDev()
-        account = pj.AccountConfig()
-        account.idUri = f"sip:agent@127.0.0.1:{args.port}"
-        account.natConfig.iceEnabled = False
-        account.natConfig.sdpNatRewriteUse = 0
-        account.natConfig.contactRewriteUse = 0
-        account.natConfig.viaRewriteUse = 0
-        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-        account.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+        self.endpoint, transport_id = start_endpoint(
+            "pjsua2-agent-e2e", pj.PJSIP_TRANSPORT_UDP, args.port
+        )
         self.account = AgentAccount()
-        self.account.create(account)
+        self.account.create(account_config(f"sip:agent@127.0.0.1:{args.port}", transport_id))
         self.recorder: pj.AudioMediaRecorder | None = None
         self.player: pj.AudioMediaPlayer | None = None
         self.t0 = time.monotonic()
@@ -116,7 +68,7 @@ class AgentPhone:
     def run(self) -> dict[str, Any]:
         deadline = time.monotonic() + self.args.timeout
         answered = hung_up = False
-        call: AgentCall | None = None
+        call: TrackedCall | None = None
         invite: dict[str, Any] = {}
         while time.monotonic() < deadline:
             self.endpoint.libHandleEvents(10)

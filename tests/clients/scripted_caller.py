@@ -23,70 +23,20 @@ import wave
 from typing import Any
 
 import pjsua2 as pj
-
-
-class ScriptedCall(pj.Call):
-    def __init__(self, account: pj.Account) -> None:
-        super().__init__(account)
-        self.confirmed_at: float | None = None
-        self.disconnected = False
-        self.last_status: int | None = None
-        self.audio: pj.AudioMedia | None = None
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        info = self.getInfo()
-        self.last_status = info.lastStatusCode
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
-            self.confirmed_at = time.monotonic()
-        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        info = self.getInfo()
-        for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.audio = self.getAudioMedia(index)
+from loopback_pjsua import TrackedCall, account_config, start_endpoint
 
 
 class Phone:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.endpoint = pj.Endpoint()
-        self.endpoint.libCreate()
-        config = pj.EpConfig()
-        config.uaConfig.threadCnt = 0
-        config.uaConfig.mainThreadOnly = True
-        config.uaConfig.userAgent = "pjsua2-ivr-e2e"
-        config.logConfig.level = 1
-        config.logConfig.consoleLevel = 1
-        config.medConfig.clockRate = 8000
-        config.medConfig.sndClockRate = 8000
-        config.medConfig.noVad = True
-        config.medConfig.ecTailLen = 0
-        config.medConfig.sndAutoCloseTime = -1
-        self.endpoint.libInit(config)
-        transport = pj.TransportConfig()
-        transport.boundAddress = "127.0.0.1"
-        transport.publicAddress = "127.0.0.1"
         kind = pj.PJSIP_TRANSPORT_TCP if args.tcp else pj.PJSIP_TRANSPORT_UDP
-        self.transport_id = self.endpoint.transportCreate(kind, transport)
-        self.endpoint.libStart()
-        self.endpoint.audDevManager().setNullDev()
+        self.endpoint, transport_id = start_endpoint("pjsua2-ivr-e2e", kind)
         wanted = "PCMA/8000" if args.codec == "pcma" else "PCMU/8000"
         for codec in self.endpoint.codecEnum2():
             priority = 255 if codec.codecId.startswith(wanted) else 0
             self.endpoint.codecSetPriority(codec.codecId, priority)
-        account = pj.AccountConfig()
-        account.idUri = "sip:caller@127.0.0.1"
-        account.sipConfig.transportId = self.transport_id
-        account.natConfig.iceEnabled = False
-        account.natConfig.sdpNatRewriteUse = 0
-        account.natConfig.contactRewriteUse = 0
-        account.natConfig.viaRewriteUse = 0
-        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-        account.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
         self.account = pj.Account()
-        self.account.create(account)
+        self.account.create(account_config("sip:caller@127.0.0.1", transport_id))
         self.recorder: pj.AudioMediaRecorder | None = None
         self.players: list[pj.AudioMediaPlayer] = []
         self.log: list[str] = []
@@ -100,7 +50,7 @@ class Phone:
         while time.monotonic() < end:
             self.endpoint.libHandleEvents(10)
 
-    def send_dtmf(self, call: ScriptedCall, digits: str, method: str) -> None:
+    def send_dtmf(self, call: TrackedCall, digits: str, method: str) -> None:
         for digit in digits:
             if method in ("rfc2833", "both"):
                 call.dialDtmf(digit)
@@ -114,7 +64,7 @@ class Phone:
         self.note(f"sent DTMF {digits!r} via {method}")
 
     def run(self, steps: list[dict[str, Any]]) -> dict[str, Any]:
-        call = ScriptedCall(self.account)
+        call = TrackedCall(self.account)
         call.makeCall(self.args.target, pj.CallOpParam(True))
         self.note(f"INVITE {self.args.target}")
         deadline = time.monotonic() + self.args.timeout
