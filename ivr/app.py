@@ -66,6 +66,8 @@ class IvrApp:
         )
 
         self.db_pool = BlockingPool(reactor, "ivr-db", int(call_settings.get("db_threads", 8)))
+        # One writer thread for every recording: each file's writes stay in order.
+        self.recording_pool = BlockingPool(reactor, "ivr-rec", 1)
         self.action_context = ActionContext.from_config(config)
         self.actions = ActionRegistry(self.action_context)
         self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
@@ -174,7 +176,13 @@ class IvrApp:
     def open_recorder(self, info: CallInfo) -> CallRecorder | None:
         if self.recordings_dir is None:
             return None
-        return CallRecorder(self.recordings_dir / f"{info.started_at:%Y%m%d-%H%M%S}-{info.ref}.wav")
+        path = self.recordings_dir / f"{info.started_at:%Y%m%d-%H%M%S}-{info.ref}.wav"
+        return CallRecorder(path, submit=self._write_recording)
+
+    def _write_recording(self, job: Callable[[], None]) -> None:
+        self.recording_pool.run(job).addErrback(
+            lambda failure: log.error("recording not written: %s", failure.getErrorMessage())
+        )
 
     def start_transfer(self, call: Call, command: menu.Transfer) -> None:
         if self.agent_settings.target is None:

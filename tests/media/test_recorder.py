@@ -77,3 +77,20 @@ def test_an_error_during_the_call_still_leaves_a_complete_file(tmp_path: Path) -
 def test_non_mono_int16_audio_is_refused(tmp_path: Path, bad: np.ndarray) -> None:
     with CallRecorder(tmp_path / "call.wav") as recorder, pytest.raises(ValueError, match="mono"):
         recorder.write(bad)
+
+
+def test_disk_work_is_handed_to_the_writer_in_order(tmp_path: Path) -> None:
+    """In the server `submit` queues to a writer thread; the reactor never touches the disk."""
+    jobs: list[Any] = []
+    path = tmp_path / "calls" / "call.wav"
+    recorder = CallRecorder(path, flush_seconds=1.0, submit=jobs.append)
+    frames = tone_frames(2.5)
+    for frame in frames:
+        recorder.write(frame)
+    recorder.close()
+    assert not path.parent.exists()
+    assert len(jobs) == 5  # open, two full seconds, the last half second, close
+    for job in jobs:
+        job()
+    _, samples = read_wav(path)
+    np.testing.assert_array_equal(samples, np.concatenate(frames))
