@@ -23,7 +23,7 @@ from twisted.internet.error import CannotListenError
 from ivr import logs
 from ivr.actions.base import ActionRequest, ActionResult
 from ivr.actions.counter import sweep_lapsed
-from ivr.actions.registry import ActionRegistry
+from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
 from ivr.agents.transfer import AgentLeg, AgentSettings
 from ivr.call import Call, CallInfo
@@ -33,7 +33,7 @@ from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.recorder import CallRecorder
 from ivr.menus import events as menu
 from ivr.menus.live import LiveMenu
-from ivr.menus.validate import load_menu
+from ivr.menus.publishing import MenuFollower, MenuSync
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
 from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
@@ -72,13 +72,18 @@ class IvrApp:
         self.actions = ActionRegistry(self.action_context)
         self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
         menu_file = config.resolve(config.section("menus").get("file", "config/menus/12333.yaml"))
-        self.menu_file = menu_file
-        known_prompts = set(self.prompts.ids())
-        action_outcomes = {name: self.actions.outcomes(name) for name in self.actions.names()}
-        self.menu = LiveMenu(
-            load_menu(menu_file, known_prompts, action_outcomes), known_prompts, action_outcomes
+        self.menu_follower = MenuFollower(
+            menu_file,
+            self.action_context.db,
+            self.wallclock,
+            known_prompts=set(self.prompts.ids()),
+            actions=action_outcomes(),
         )
-        self._menu_mtime = menu_file.stat().st_mtime_ns
+        first = self.menu_follower.start()  # blocking, but the reactor is not running yet
+        assert first.live is not None  # start() raises MenuError when there is no menu
+        self.menu = LiveMenu(first.live)
+        self._menu_synced(first)
+        self._menu_polling = False
         speech_settings = config.section("speech")
         self.asr_pool = BlockingPool(reactor, "ivr-asr", int(speech_settings.get("threads", 2)))
         self.speech = SpeechService(speech_settings, self.asr_pool)
@@ -226,8 +231,8 @@ class IvrApp:
 
     def _sweep(self) -> None:
         """Hang up calls whose media stopped (a phone that vanished without BYE); pick up an
-        edited menu file."""
-        self._reload_menu_if_changed()
+        edited or newly published menu."""
+        self._poll_menu()
         now = self.monotonic()
         for call in list(self.calls.values()):
             last = call.session.last_received
@@ -245,24 +250,43 @@ class IvrApp:
             recorded, lambda failure: log.warning("lapse sweep failed: %s", failure.type.__name__)
         )
 
-    def _reload_menu_if_changed(self) -> None:
-        try:
-            mtime = self.menu_file.stat().st_mtime_ns
-        except OSError:
+    def _poll_menu(self) -> None:
+        """Publish an edited menu file and follow the live version, on the database pool."""
+        if self._menu_polling:  # the last look is still waiting for the database
             return
-        if mtime == self._menu_mtime:
-            return
-        self._menu_mtime = mtime
-        problems = self.menu.reload(self.menu_file)
-        if problems:
+        self._menu_polling = True
+
+        def done(result: object) -> None:
+            self._menu_polling = False
+
+        self.db_pool.run(self.menu_follower.poll).addCallbacks(
+            self._menu_synced,
+            lambda failure: log.warning("menu poll failed: %s", failure.getErrorMessage()),
+        ).addBoth(done)
+
+    def _menu_synced(self, sync: MenuSync) -> None:
+        if sync.live is not None:
+            self.menu.go_live(sync.live)
+        if sync.refused:
             log.error(
-                "menu %s refused, keeping version %s:\n%s",
-                self.menu_file,
+                "menu refused, running version %s:\n%s",
                 self.menu.current.version[:8],
-                "\n".join(str(problem) for problem in problems),
+                "\n".join(str(problem) for problem in sync.refused),
             )
-        else:
-            log.info("menu %s version %s is live", self.menu_file, self.menu.current.version[:8])
+        if sync.published is not None:
+            log.info(
+                "menu %s version %s published from %s",
+                sync.published.name,
+                sync.published.version[:8],
+                self.menu_follower.file,
+            )
+        if sync.live is not None:
+            log.info(
+                "menu %s version %s is live (from %s)",
+                sync.live.name,
+                sync.live.version[:8],
+                sync.source,
+            )
 
 
 def run(config: Config, log_level: str = "INFO") -> int:

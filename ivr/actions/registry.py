@@ -1,7 +1,7 @@
 """The phone actions by name, with the outcomes each can answer, behind one blocking `run`.
 
 The menu engine calls `run` on a bounded worker pool (`ivr.workers.BlockingPool`) and branches
-on the outcome; `outcomes(name)` lets menu validation check that every branch names a real
+on the outcome; `action_outcomes()` lets menu validation check that every branch names a real
 outcome. Each action module's docstring says what its outcomes and values mean.
 
 Any storage failure (database or Redis down, a commit that fails) becomes the outcome
@@ -37,6 +37,11 @@ PHONE_ACTIONS = {
 }
 
 
+def action_outcomes() -> dict[str, set[str]]:
+    """Each phone action's outcomes, by name: what menu validation checks branches against."""
+    return {name: set(spec.outcomes) for name, spec in PHONE_ACTIONS.items()}
+
+
 class UnknownAction(KeyError):
     """A menu named an action that does not exist (menu validation should have caught it)."""
 
@@ -44,12 +49,6 @@ class UnknownAction(KeyError):
 class ActionRegistry:
     def __init__(self, context: ActionContext) -> None:
         self._context = context
-
-    def names(self) -> set[str]:
-        return set(PHONE_ACTIONS)
-
-    def outcomes(self, name: str) -> set[str]:
-        return set(self._spec(name).outcomes)
 
     def run(self, request: ActionRequest) -> ActionResult:
         """Run one action to its committed end. BLOCKING: call it from a worker thread."""

@@ -1,4 +1,5 @@
-"""The relational schema: people, their cards, PIN credentials, losses, audit and call records.
+"""The relational schema: people, their cards, PIN credentials, losses, audit and call records,
+and the published menu versions.
 
 Rules the schema encodes:
 - `Card.state` holds the card's *administrative* state (正常, 封存, 正式挂失, 注销), the one a
@@ -182,3 +183,18 @@ class CallRecord(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     end_reason: Mapped[str | None] = mapped_column(String(32))
     node: Mapped[str | None] = mapped_column(String(64))
+
+
+class MenuPublication(Base):
+    """One menu version put live. The newest row of a menu is the version new calls start on, on
+    every node; rows are never changed, so they are the menu's history, and a rollback publishes
+    an older text again."""
+
+    __tablename__ = "menu_publication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    menu: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))  # `MenuTree.version`, a hash of the text
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)  # the file it came from, or who rolled back
+    published_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

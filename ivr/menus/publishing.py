@@ -1,0 +1,132 @@
+"""Every node on the same menu version: the database's newest publication is the live one.
+
+A supervisor edits a menu file on one node (or runs `python -m ivr menus publish/rollback`); that
+node validates the text and publishes it to the database, and every node, that one included,
+picks the publication up at its next poll and puts it live for new calls. Calls in progress keep
+the tree they started on (`LiveMenu`).
+
+At start-up a node publishes its file only if the database has never seen that version: a node
+started with a stale copy of the file must not undo a newer publication. While running, any edit
+of the file that validates and differs from the live version is published.
+
+BLOCKING (file and SQL): `start` and `poll` run on a worker thread, one at a time; they return a
+`MenuSync` for the reactor to apply and log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.menus.schema import MenuError, MenuProblem, MenuTree
+from ivr.menus.validate import check_menu_text
+from ivr.store.db import Database
+from ivr.store.menu_versions import live_publication, publish, was_published
+
+
+@dataclass(frozen=True)
+class MenuSync:
+    """What one look at the file and the database found."""
+
+    live: MenuTree | None = None  # a version new calls should start on from now
+    source: str = ""  # where `live` was published from
+    published: MenuTree | None = None  # this node published its edited file
+    refused: tuple[MenuProblem, ...] = ()  # an edit or a publication that did not validate
+
+
+class MenuFollower:
+    def __init__(
+        self,
+        file: Path,
+        db: Database,
+        now: Callable[[], dt.datetime],
+        known_prompts: Set[str] | None = None,
+        actions: Mapping[str, Set[str]] | None = None,
+    ) -> None:
+        self.file = file
+        self.db = db
+        self.now = now
+        self.known_prompts = known_prompts
+        self.actions = actions
+        self.menu = file.stem  # the menu's `menu:` name once the file has been read
+        self.version: str | None = None  # the version this node runs
+        self._mtime: int | None = None
+        self._refused: set[str] = set()  # published versions this node cannot run
+
+    def check(self, text: str, source: str) -> tuple[MenuTree | None, list[MenuProblem]]:
+        return check_menu_text(text, source, self.known_prompts, self.actions)
+
+    def start(self) -> MenuSync:
+        """The version to start on; `MenuError` when neither the file nor the database has one."""
+        self._mtime = self._file_mtime()
+        text, tree, problems = self._read_file()
+        published = None
+        if tree is not None:
+            self.menu = tree.name
+            if not was_published(self.db, tree.name, tree.version):
+                publish(self.db, tree.name, tree.version, text, str(self.file), self.now())
+                published = tree
+        sync = self._follow(tree, published, problems)
+        if sync.live is None and tree is not None:  # the live version does not run on this node
+            self.version = tree.version
+            return MenuSync(tree, str(self.file), published, sync.refused)
+        if sync.live is None:
+            raise MenuError(list(sync.refused))
+        return sync
+
+    def poll(self) -> MenuSync:
+        """Publish the file if it was edited since the last look; then follow the live version."""
+        mtime = self._file_mtime()
+        if mtime is None or mtime == self._mtime:
+            return self._follow(None, None, [])
+        self._mtime = mtime
+        text, tree, problems = self._read_file()
+        if tree is not None and tree.name != self.menu:
+            problems = [MenuProblem(str(self.file), 1, self._renamed(tree.name))]
+            tree = None
+        published = None
+        live = live_publication(self.db, self.menu)
+        if tree is not None and (live is None or live.version != tree.version):
+            publish(self.db, tree.name, tree.version, text, str(self.file), self.now())
+            published = tree
+        return self._follow(tree, published, problems)
+
+    def _renamed(self, name: str) -> str:
+        return (
+            f"the menu is named '{self.menu}' on this node; renaming it to '{name}' needs a restart"
+        )
+
+    def _follow(
+        self, from_file: MenuTree | None, published: MenuTree | None, problems: list[MenuProblem]
+    ) -> MenuSync:
+        refused = list(problems)
+        live = live_publication(self.db, self.menu)
+        if live is None or live.version == self.version or live.version in self._refused:
+            return MenuSync(published=published, refused=tuple(refused))
+        if from_file is not None and from_file.version == live.version:
+            tree: MenuTree | None = from_file
+        else:
+            tree, trouble = self.check(live.text, live.source)
+            if tree is None:
+                self._refused.add(live.version)
+                refused.extend(trouble)
+        if tree is None:
+            return MenuSync(published=published, refused=tuple(refused))
+        self.version = tree.version
+        return MenuSync(live=tree, source=live.source, published=published, refused=tuple(refused))
+
+    def _file_mtime(self) -> int | None:
+        try:
+            return self.file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _read_file(self) -> tuple[str, MenuTree | None, list[MenuProblem]]:
+        try:
+            text = self.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return "", None, [MenuProblem(str(self.file), 1, f"cannot read the file: {exc}")]
+        tree, problems = self.check(text, str(self.file))
+        return text, tree, problems
