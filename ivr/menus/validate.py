@@ -44,8 +44,8 @@ def validate_menu(
     """Every problem of `tree`, in file order.
 
     `known_prompts`: the prompt catalog's ids; `actions`: action name -> the outcomes it can
-    return (`ActionRegistry.outcomes`). When either is None that part is checked only against the
-    menu file itself.
+    return (`ivr.actions.registry.action_outcomes()`). When either is None that part is checked
+    only against the menu file itself.
     """
     problems: list[MenuProblem] = []
 
