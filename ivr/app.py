@@ -1,7 +1,7 @@
 """The process: one reactor, the SIP transport, the pacing clock, worker pools and every call.
 
 `IvrApp` builds the shared services once (prompt catalog, live menu, action registry, speech
-model, storage) and creates a `Call` per incoming INVITE. It is also the `Services` object each
+model, storage) and creates a `Call` per incoming INVITE. It is also the services object each
 call uses, so a call reaches nothing global.
 """
 
@@ -44,6 +44,7 @@ from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail, record_call
 from ivr.store.migrate import upgrade
+from ivr.work_calendar import configured_calendar
 from ivr.workers import BlockingPool
 
 log = logging.getLogger("ivr.app")
@@ -68,7 +69,8 @@ class IvrApp:
         self.db_pool = BlockingPool(reactor, "ivr-db", int(call_settings.get("db_threads", 8)))
         # One writer thread for every recording: each file's writes stay in order.
         self.recording_pool = BlockingPool(reactor, "ivr-rec", 1)
-        self.action_context = ActionContext.from_config(config)
+        self.calendar = configured_calendar(config)
+        self.action_context = ActionContext.from_config(config, self.calendar)
         self.actions = ActionRegistry(self.action_context)
         self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
         menu_file = config.resolve(config.section("menus").get("file", "config/menus/12333.yaml"))

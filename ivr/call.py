@@ -35,7 +35,7 @@ from ivr.sip.uri import NameAddr
 from ivr.speech import events as speech
 
 if TYPE_CHECKING:
-    from ivr.app import Services
+    from ivr.app import IvrApp
     from ivr.media.recorder import CallRecorder
     from ivr.rtp.transport import RtpEndpoint
     from ivr.sip.message import Request
@@ -80,7 +80,7 @@ def caller_number(request: Request) -> str:
 class Call:
     def __init__(
         self,
-        services: Services,
+        services: IvrApp,
         handle: CallHandle,
         request: Request,
         choice: MediaChoice,
@@ -113,6 +113,7 @@ class Call:
         self.run = MenuRun(
             self.menu_tree,
             wallclock=services.wallclock,
+            calendar=services.calendar,
             caller=self.info.caller,
             call_ref=self.info.ref,
         )

@@ -19,7 +19,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from ivr.actions.settings import LossPolicy
-from ivr.actions.work_calendar import WorkCalendar
+from ivr.work_calendar import WorkCalendar
 
 
 class CardState(Enum):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ivr.actions.work_calendar import WorkCalendar
 from ivr.config import ConfigError
+from ivr.work_calendar import WorkCalendar
 
 LOSS_UNITS = ("days", "working_days")
 
@@ -41,21 +40,17 @@ class ActionSettings:
     card_production_working_days: int = 5
 
 
-def _dates(raw: Any, name: str) -> frozenset[dt.date]:
-    try:
-        return frozenset(d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting '{name}' must be a list of YYYY-MM-DD dates") from None
-
-
 def _positive(raw: Any, name: str) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
         raise ConfigError(f"setting '{name}' must be a whole number of at least 1, not {raw!r}")
     return raw
 
 
-def parse_action_settings(section: Mapping[str, Any]) -> ActionSettings:
-    """Build settings from `Config.section("actions")`; every key is optional."""
+def parse_action_settings(
+    section: Mapping[str, Any], calendar: WorkCalendar | None = None
+) -> ActionSettings:
+    """Build settings from `Config.section("actions")`; every key is optional. `calendar`: the
+    national working calendar (`ivr.work_calendar.configured_calendar`); none: weekdays only."""
     defaults = ActionSettings()
     try:
         zone = ZoneInfo(str(section.get("timezone", "Asia/Shanghai")))
@@ -71,14 +66,6 @@ def parse_action_settings(section: Mapping[str, Any]) -> ActionSettings:
         unit=unit,
         require_pin=bool(loss_raw.get("require_pin", False)),
     )
-    calendar_raw = section.get("calendar") or {}
-    calendar = WorkCalendar(
-        holidays=_dates(calendar_raw.get("holidays") or [], "actions.calendar.holidays"),
-        working_weekends=_dates(
-            calendar_raw.get("working_weekends") or [], "actions.calendar.working_weekends"
-        ),
-    )
-
     pin_raw = section.get("pin") or {}
     scrypt_n = _positive(pin_raw.get("scrypt_n", PinPolicy.scrypt_n), "actions.pin.scrypt_n")
     if scrypt_n < 2 or scrypt_n & (scrypt_n - 1):
@@ -95,7 +82,7 @@ def parse_action_settings(section: Mapping[str, Any]) -> ActionSettings:
         timezone=zone,
         temporary_loss=loss,
         pin=pin,
-        calendar=calendar,
+        calendar=calendar or WorkCalendar(),
         card_production_working_days=_positive(
             section.get("card_production_working_days", defaults.card_production_working_days),
             "actions.card_production_working_days",

@@ -63,6 +63,7 @@ from ivr.menus.schema import (
     TransferNode,
 )
 from ivr.menus.validators import LENGTH, VALIDATORS, Checked
+from ivr.work_calendar import WorkCalendar
 
 _PATH_LENGTH = 40  # steps of the path kept for the agent's screen
 
@@ -86,11 +87,13 @@ class MenuRun:
         tree: MenuTree,
         *,
         wallclock: Callable[[], dt.datetime],
+        calendar: WorkCalendar,
         caller: str = "",
         call_ref: str = "",
     ) -> None:
         self.tree = tree
         self.hours = tree.service_hours
+        self.calendar = calendar  # the national holidays and make-up days the hours follow
         self.wallclock = wallclock
         self.caller = caller
         self.call_ref = call_ref
@@ -217,7 +220,7 @@ class MenuRun:
         self._deadline = now + node.timeout
 
     def _enter_transfer(self, node: TransferNode, now: float) -> None:
-        if self.hours.is_open(self.wallclock()):
+        if self.hours.is_open(self.wallclock(), self.calendar):
             self._announce(node.prompt, barge_in=False)
         else:
             self._notice(node.closed_prompt, node.closed, self._hours_variables())
@@ -445,7 +448,7 @@ class MenuRun:
         return menus[-1] if menus else self.tree.start
 
     def _hours_variables(self) -> dict[str, Any]:
-        return self.hours.prompt_variables(self.wallclock())
+        return self.hours.prompt_variables(self.wallclock(), self.calendar)
 
     def _agent_context(self, node: TransferNode) -> dict[str, Any]:
         """What the agent's screen shows; collected numbers only ever masked."""

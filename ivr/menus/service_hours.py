@@ -1,9 +1,11 @@
 """When human agents (人工服务) answer: weekdays, summer and winter hours, holidays.
 
 The seeds give, for one province, Monday to Friday, summer 8:30-11:30 and 13:30-17:00, winter
-8:30-11:30 and 13:00-16:30; provinces differ, so all of it is the `service:` section of
-config/ivr.yaml. Holidays (法定节假日) close the line on weekdays, and make-up working days (调休)
-open it on weekends. The wall clock is always passed in, never read here.
+8:30-11:30 and 13:00-16:30; provinces differ, so all of it is the `service:` section of the menu
+file. Public holidays (法定节假日) close the line on weekdays and make-up working days (调休) open
+it on weekends: those come from the national calendar every part of the IVR shares
+(`ivr.work_calendar`), passed in with each question. The menu may add its own `closed_days`
+(a training day) and `open_days`. The wall clock is always passed in, never read here.
 """
 
 from __future__ import annotations
@@ -15,9 +17,23 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr.config import ConfigError
+from ivr.work_calendar import WorkCalendar, parse_dates
 
 Span = tuple[dt.time, dt.time]
 _SEARCH_DAYS = 60  # the longest closure (Spring Festival plus weekends) is far shorter
+_SETTINGS = frozenset(
+    [
+        "timezone",
+        "weekdays",
+        "summer_starts",
+        "winter_starts",
+        "summer",
+        "winter",
+        "closed_days",
+        "open_days",
+    ]
+)
+_KNOWN = ", ".join(sorted(_SETTINGS))
 
 
 @dataclass(frozen=True)
@@ -28,12 +44,16 @@ class ServiceHours:
     winter_starts: tuple[int, int]
     summer: tuple[Span, ...]
     winter: tuple[Span, ...]
-    holidays: frozenset[dt.date]
-    workdays: frozenset[dt.date]
+    closed_days: frozenset[dt.date]  # this line's own, beside the national holidays
+    open_days: frozenset[dt.date]  # this line's own, beside the national make-up working days
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> ServiceHours:
         """From the `service:` section; a `ConfigError` names the setting that is wrong."""
+        unknown = set(raw) - _SETTINGS
+        if unknown:
+            names = ", ".join(sorted(map(str, unknown)))
+            raise ConfigError(f"service: unknown setting(s) {names} (known: {_KNOWN})")
         try:
             timezone = ZoneInfo(str(raw.get("timezone", "Asia/Shanghai")))
         except (ZoneInfoNotFoundError, ValueError):
@@ -49,48 +69,49 @@ class ServiceHours:
             winter_starts=_month_day(raw.get("winter_starts", "10-01"), "winter_starts"),
             summer=_spans(raw.get("summer", ["08:30-11:30", "13:30-17:00"]), "summer"),
             winter=_spans(raw.get("winter", ["08:30-11:30", "13:00-16:30"]), "winter"),
-            holidays=_dates(raw.get("holidays", ()), "holidays"),
-            workdays=_dates(raw.get("workdays", ()), "workdays"),
+            closed_days=parse_dates(raw.get("closed_days"), "service.closed_days"),
+            open_days=parse_dates(raw.get("open_days"), "service.open_days"),
         )
 
-    def spans_on(self, day: dt.date) -> tuple[Span, ...]:
+    def spans_on(self, day: dt.date, calendar: WorkCalendar) -> tuple[Span, ...]:
         """The opening hours of one local date; empty when agents do not work that day."""
-        if day in self.holidays:
+        if day in self.closed_days or day in calendar.holidays:
             return ()
-        if day.isoweekday() not in self.weekdays and day not in self.workdays:
+        worked = day in self.open_days or day in calendar.working_weekends
+        if day.isoweekday() not in self.weekdays and not worked:
             return ()
         return self.summer if self._is_summer(day) else self.winter
 
-    def is_open(self, when: dt.datetime) -> bool:
+    def is_open(self, when: dt.datetime, calendar: WorkCalendar) -> bool:
         local = when.astimezone(self.timezone)
         now = local.time()
-        return any(start <= now < end for start, end in self.spans_on(local.date()))
+        return any(start <= now < end for start, end in self.spans_on(local.date(), calendar))
 
-    def next_opening(self, when: dt.datetime) -> dt.datetime | None:
+    def next_opening(self, when: dt.datetime, calendar: WorkCalendar) -> dt.datetime | None:
         """The first moment at or after `when` that agents answer (local time zone)."""
         local = when.astimezone(self.timezone)
         for offset in range(_SEARCH_DAYS):
             day = local.date() + dt.timedelta(days=offset)
-            for start, end in self.spans_on(day):
+            for start, end in self.spans_on(day, calendar):
                 opening = dt.datetime.combine(day, start, self.timezone)
                 if local < dt.datetime.combine(day, end, self.timezone):
                     return max(opening, local)
         return None
 
-    def prompt_variables(self, when: dt.datetime) -> dict[str, Any]:
+    def prompt_variables(self, when: dt.datetime, calendar: WorkCalendar) -> dict[str, Any]:
         """What a "agents are not available now" prompt can say: the hours and the next opening.
 
         `am_open`/`am_close`/`pm_open`/`pm_close` are the spans of the next working day
         (morning spans start before noon), `next_open_date`/`next_open_time` its opening.
         """
-        opening = self.next_opening(when)
+        opening = self.next_opening(when, calendar)
         if opening is None:
             return {}
         values: dict[str, Any] = {
             "next_open_date": opening.date(),
             "next_open_time": opening.time().replace(tzinfo=None),
         }
-        for start, end in self.spans_on(opening.date()):
+        for start, end in self.spans_on(opening.date(), calendar):
             half = "am" if start < dt.time(12) else "pm"
             values[f"{half}_open"], values[f"{half}_close"] = start, end
         return values
@@ -123,13 +144,3 @@ def _spans(value: Any, name: str) -> tuple[Span, ...]:
             raise ConfigError(f"service.{name}: {text} ends before it starts")
         spans.append((start, end))
     return tuple(sorted(spans))
-
-
-def _dates(values: Any, name: str) -> frozenset[dt.date]:
-    days: set[dt.date] = set()
-    for value in values:
-        try:
-            days.add(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
-        except ValueError:
-            raise ConfigError(f"service.{name}: expected YYYY-MM-DD, not {value!r}") from None
-    return frozenset(days)

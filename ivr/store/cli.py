@@ -25,6 +25,7 @@ from ivr.config import Config, load_config
 from ivr.store.db import open_database
 from ivr.store.demo import seed_demo
 from ivr.store.migrate import upgrade
+from ivr.work_calendar import configured_calendar
 
 COUNTER_COMMANDS = {"formal-loss": "formal_loss", "release": "release", "unlock": "unlock"}
 
@@ -69,7 +70,7 @@ def main(argv: list[str]) -> int:
 
 
 def _seed_demo(config: Config) -> int:
-    settings = parse_action_settings(config.section("actions"))
+    settings = parse_action_settings(config.section("actions"), configured_calendar(config))
     db = open_database(config.store)
     upgrade(db.engine)
     with db.transaction() as session:

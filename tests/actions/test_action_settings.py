@@ -4,6 +4,7 @@ import pytest
 
 from ivr.actions.settings import ActionSettings, parse_action_settings
 from ivr.config import ConfigError, load_config
+from ivr.work_calendar import WorkCalendar
 
 
 def test_shipped_config_gives_the_seed_rules() -> None:
@@ -17,15 +18,14 @@ def test_shipped_config_gives_the_seed_rules() -> None:
 
 
 def test_city_rules_are_configuration() -> None:
+    national = WorkCalendar(holidays=frozenset({dt.date(2026, 10, 1)}))
     settings = parse_action_settings(
-        {
-            "temporary_loss": {"duration": 15, "unit": "working_days", "require_pin": True},
-            "calendar": {"holidays": ["2026-10-01"], "working_weekends": ["2026-09-27"]},
-        }
+        {"temporary_loss": {"duration": 15, "unit": "working_days", "require_pin": True}},
+        national,
     )
     assert settings.temporary_loss.unit == "working_days"
     assert settings.temporary_loss.require_pin
-    assert dt.date(2026, 10, 1) in settings.calendar.holidays
+    assert settings.calendar is national
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,6 @@ def test_city_rules_are_configuration() -> None:
     [
         ({"temporary_loss": {"unit": "weeks"}}, "actions.temporary_loss.unit"),
         ({"temporary_loss": {"duration": 0}}, "actions.temporary_loss.duration"),
-        ({"calendar": {"holidays": ["1 May"]}}, "actions.calendar.holidays"),
         ({"timezone": "Mars/Olympus"}, "actions.timezone"),
         ({"pin": {"max_wrong_per_day": "six"}}, "actions.pin.max_wrong_per_day"),
         ({"pin": {"scrypt_n": 1000}}, "actions.pin.scrypt_n"),

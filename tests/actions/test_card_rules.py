@@ -13,7 +13,7 @@ from ivr.actions.card_rules import (
     temporary_loss_expiry,
 )
 from ivr.actions.settings import LossPolicy
-from ivr.actions.work_calendar import WorkCalendar
+from ivr.work_calendar import WorkCalendar
 from tests.actions.support import START
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -37,13 +37,15 @@ from ivr.menus.service_hours import ServiceHours
 from ivr.store.db import Database
 from ivr.store.demo import DEMO_PEOPLE
 from ivr.store.models import AuditEntry, Card, LossReport, Person, PinAttempt, PinCredential
+from ivr.work_calendar import configured_calendar
 from tests.e2e.audio import read_wav
 from tests.e2e.call_log import answered_after, call_lines, events
 from tests.e2e.heard import heard_at, heard_readout, played_audio
 from tests.e2e.server import ROOT, IvrProcess, call, open_store
 
 CONFIG = load_config(environ={})
-SETTINGS: ActionSettings = parse_action_settings(CONFIG.section("actions"))
+NATIONAL = configured_calendar(CONFIG)
+SETTINGS: ActionSettings = parse_action_settings(CONFIG.section("actions"), NATIONAL)
 MENU_FILE = ROOT / "config" / "menus" / "12333.yaml"
 HOURS = ServiceHours.from_mapping(yaml.safe_load(MENU_FILE.read_text(encoding="utf-8"))["service"])
 
@@ -363,7 +365,7 @@ def test_silence_is_asked_again_then_ends_politely(calls: dict[str, PlacedCall])
     decided = dt.datetime.fromtimestamp(placed.time_of(f"play {exit_plays[0]}"), dt.UTC)
     allowed = [
         ["transfer_after_failures", "agents_busy", "goodbye"]
-        if HOURS.is_open(moment)
+        if HOURS.is_open(moment, NATIONAL)
         else ["agents_closed", "goodbye"]
         for moment in (decided - dt.timedelta(seconds=1), decided)
     ]

@@ -48,13 +48,11 @@ RING_TIMEOUT = 8.0
 QUERY_WORDS = ["확인"]
 CALLER = DEMO_PEOPLE[0]
 # The menu's service hours, edited as text (YAML 1.1 would read its confirm nodes' yes/no as
-# booleans): agents answer every day, all day.
+# booleans), and a calendar with no holiday: agents answer every day, all day.
 OPEN_ALL_DAY = {
     r"^(  weekdays:).*?$": r"\1 [1, 2, 3, 4, 5, 6, 7]",
     r"^(  summer:).*?$": r'\1 ["00:00-23:59"]',
     r"^(  winter:).*?$": r'\1 ["00:00-23:59"]',
-    r"^(  holidays:) \[.*?\]": r"\1 []",
-    r"^(  workdays:) \[.*?\]": r"\1 []",
 }
 
 
@@ -87,7 +85,10 @@ def speech_config(directory: Path, agent_port: int) -> Path:
     menu_file.write_text(menu, encoding="utf-8")
     prompts = ROOT / "config" / "menus" / "12333.prompts.yaml"
     (directory / prompts.name).write_text(prompts.read_text(encoding="utf-8"), encoding="utf-8")
+    no_holidays = directory / "holidays.yaml"
+    no_holidays.write_text("holidays: []\nworking_weekends: []\n", encoding="utf-8")
     settings.update(
+        calendar={"file": str(no_holidays)},
         speech={**settings["speech"], **speech},
         agents={"target": f"sip:agent@127.0.0.1:{agent_port}", "ring_timeout": RING_TIMEOUT},
         menus={**(settings.get("menus") or {}), "file": str(menu_file)},

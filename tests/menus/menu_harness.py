@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from ivr.config import load_config
 from ivr.menus.events import (
     ActionCompleted,
     Command,
@@ -20,8 +21,10 @@ from ivr.menus.events import (
 from ivr.menus.interpreter import MenuRun
 from ivr.menus.schema import MenuTree
 from ivr.menus.validate import check_menu_text
+from ivr.work_calendar import configured_calendar
 
 T = TypeVar("T")
+NATIONAL_CALENDAR = configured_calendar(load_config(environ={}))  # config/holidays.yaml
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN_HOURS = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # a Monday morning, winter hours
 LUNCH_BREAK = dt.datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
@@ -92,7 +95,13 @@ class FakeCall:
     def __init__(self, tree: MenuTree, wallclock: dt.datetime = OPEN_HOURS) -> None:
         self.now = 1000.0
         self.wall = wallclock
-        self.run = MenuRun(tree, wallclock=lambda: self.wall, caller="13800138000", call_ref="c1")
+        self.run = MenuRun(
+            tree,
+            wallclock=lambda: self.wall,
+            calendar=NATIONAL_CALENDAR,
+            caller="13800138000",
+            call_ref="c1",
+        )
         self.playing: Play | None = None
         self.commands: list[Command] = []
 

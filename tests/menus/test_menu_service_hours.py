@@ -1,4 +1,5 @@
-"""Agents' hours: seasons, lunch break, weekends, holidays and make-up working days."""
+"""Agents' hours: seasons, lunch break, weekends, the national calendar's holidays and make-up
+working days, and the line's own closed and open days."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import datetime as dt
 import pytest
 from menu_harness import SHANGHAI
 
-from ivr.config import ConfigError
+from ivr.config import ConfigError, load_config
 from ivr.menus.service_hours import ServiceHours
+from ivr.work_calendar import WorkCalendar, configured_calendar
 
-HOURS = ServiceHours.from_mapping(
-    {
-        "holidays": [dt.date(2026, 10, 1), "2026-10-02"],
-        "workdays": ["2026-10-10"],
-    }
+HOURS = ServiceHours.from_mapping({})  # the seeds' hours
+NATIONAL = WorkCalendar(
+    holidays=frozenset({dt.date(2026, 10, 1), dt.date(2026, 10, 2)}),
+    working_weekends=frozenset({dt.date(2026, 10, 10)}),
 )
 
 
@@ -40,26 +41,26 @@ def at(*parts: int) -> dt.datetime:
     ],
 )
 def test_open_or_closed(when: dt.datetime, is_open: bool) -> None:
-    assert HOURS.is_open(when) is is_open
+    assert HOURS.is_open(when, NATIONAL) is is_open
 
 
 def test_hours_may_be_written_without_a_leading_zero() -> None:
     hours = ServiceHours.from_mapping({"winter": ["8:30-11:30"]})
-    assert hours.is_open(at(2026, 11, 23, 8, 30))
+    assert hours.is_open(at(2026, 11, 23, 8, 30), NATIONAL)
 
 
 def test_a_utc_wall_clock_is_read_in_beijing_time() -> None:
-    assert HOURS.is_open(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC))  # 10:00 in Beijing
+    assert HOURS.is_open(dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC), NATIONAL)  # 10:00 Beijing
 
 
 def test_next_opening_skips_the_weekend_and_holidays() -> None:
-    assert HOURS.next_opening(at(2026, 9, 30, 17, 30)) == at(2026, 10, 5, 8, 30)
-    assert HOURS.next_opening(at(2026, 11, 23, 12, 0)) == at(2026, 11, 23, 13, 0)
-    assert HOURS.next_opening(at(2026, 11, 23, 10, 0)) == at(2026, 11, 23, 10, 0)
+    assert HOURS.next_opening(at(2026, 9, 30, 17, 30), NATIONAL) == at(2026, 10, 5, 8, 30)
+    assert HOURS.next_opening(at(2026, 11, 23, 12, 0), NATIONAL) == at(2026, 11, 23, 13, 0)
+    assert HOURS.next_opening(at(2026, 11, 23, 10, 0), NATIONAL) == at(2026, 11, 23, 10, 0)
 
 
 def test_prompt_variables_describe_the_next_working_day() -> None:
-    values = HOURS.prompt_variables(at(2026, 11, 27, 18, 0))  # Friday evening
+    values = HOURS.prompt_variables(at(2026, 11, 27, 18, 0), NATIONAL)  # Friday evening
     assert values == {
         "next_open_date": dt.date(2026, 11, 30),
         "next_open_time": dt.time(8, 30),
@@ -78,9 +79,28 @@ def test_prompt_variables_describe_the_next_working_day() -> None:
         ({"summer_starts": "13-01"}, "service.summer_starts"),
         ({"winter": ["8.30-11.30"]}, "service.winter"),
         ({"winter": ["9:00-8:30"]}, "service.winter: 9:00-8:30 ends before it starts"),
-        ({"holidays": ["National Day"]}, "service.holidays"),
+        ({"closed_days": ["National Day"]}, "service.closed_days"),
+        ({"open_days": "2026-10-10"}, "service.open_days: expected a list"),
+        ({"holidays": ["2026-10-01"]}, "service: unknown setting.s. holidays .known: closed_days"),
     ],
 )
 def test_bad_settings_name_the_setting(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServiceHours.from_mapping(raw)
+
+
+def test_the_lines_own_closed_and_open_days_add_to_the_national_calendar() -> None:
+    hours = ServiceHours.from_mapping(
+        {"closed_days": ["2026-11-24"], "open_days": [dt.date(2026, 11, 28)]}
+    )
+    assert not hours.is_open(at(2026, 11, 24, 10, 0), NATIONAL)  # a Tuesday, the line's own
+    assert hours.is_open(at(2026, 11, 28, 10, 0), NATIONAL)  # a Saturday the line works
+    assert not hours.is_open(at(2026, 10, 1, 10, 0), NATIONAL)  # still a national holiday
+    assert hours.is_open(at(2026, 10, 10, 10, 0), NATIONAL)  # still a make-up working day
+
+
+def test_the_shipped_calendar_closes_national_day_and_opens_its_make_up_saturday() -> None:
+    national = configured_calendar(load_config(environ={}))
+    assert not HOURS.is_open(at(2026, 10, 1, 10, 0), national)
+    assert HOURS.is_open(at(2026, 10, 10, 10, 0), national)
+    assert HOURS.next_opening(at(2026, 9, 30, 17, 30), national) == at(2026, 10, 8, 8, 30)
