@@ -198,6 +198,8 @@ class Call:
             self._digit(digit, "rfc4733", now)
         if received.payload is None:
             return
+        if self.recorder is not None:  # the caller's side of the whole call, agent's part too
+            self.recorder.write(received.pcm)
         if self.transfer is not None:
             self.transfer.caller_audio(received.payload)
             return
@@ -205,8 +207,6 @@ class Call:
         self.services.inband.add(self.handle, pcm)
         if self.listener is not None:
             self.listener.feed(pcm)
-        if self.recorder is not None:
-            self.recorder.write(pcm)
 
     def inband_digit(self, digit: str) -> None:
         self._digit(digit, "inband", self.services.monotonic())

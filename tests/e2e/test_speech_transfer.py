@@ -74,7 +74,8 @@ class SpeechIvr:
 
 
 def speech_config(directory: Path, agent_port: int) -> Path:
-    """config/ivr.yaml with the Korean speech section, an agent phone and agents always open."""
+    """config/ivr.yaml with the Korean speech section, an agent phone, agents always open and
+    callers' audio recorded."""
     settings = yaml.safe_load((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
     speech = yaml.safe_load(SPEECH_CONFIG.read_text(encoding="utf-8"))["speech"]
     speech["intents"] = {**speech["intents"], "query": QUERY_WORDS}
@@ -88,6 +89,7 @@ def speech_config(directory: Path, agent_port: int) -> Path:
     no_holidays = directory / "holidays.yaml"
     no_holidays.write_text("holidays: []\nworking_weekends: []\n", encoding="utf-8")
     settings.update(
+        call={**(settings.get("call") or {}), "record": True},
         calendar={"file": str(no_holidays)},
         speech={**settings["speech"], **speech},
         agents={"target": f"sip:agent@127.0.0.1:{agent_port}", "ring_timeout": RING_TIMEOUT},
@@ -213,6 +215,13 @@ def test_caller_asking_for_an_agent_is_bridged_to_the_agents_phone_both_ways(
     assert context["collected"] == {"id_number": mask_id_number(CALLER.id_number)}, context
     assert CALLER.id_number not in json.dumps(context), context
     assert call_record(server, lines) == ("transfer:answered", "bye")
+
+    # call.record: the caller's side of the whole call, before and after the bridge
+    (kept,) = (server.data_dir / "recordings").glob(f"*-{ref}.wav")
+    recording = read_wav(kept)
+    asked_at = heard_at(recording, read_wav(speech.agent_request))
+    said_after_bridge = heard_at(recording, read_wav(speech.caller_after_bridge))
+    assert said_after_bridge - asked_at == pytest.approx(22.0 - 11.0, abs=1.0)
 
 
 def call_record(server: IvrProcess, lines: list[str]) -> tuple[str | None, str | None]:
