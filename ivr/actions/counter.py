@@ -25,7 +25,11 @@ from ivr.actions.card_rules import (
     released_state,
 )
 from ivr.actions.service import ActionContext, OnCard, act_on_card, card_state, pin_counter_key
-from ivr.actions.temporary_loss import end_temporary_report, open_temporary_report
+from ivr.actions.temporary_loss import (
+    end_temporary_report,
+    file_loss_report,
+    open_temporary_report,
+)
 from ivr.store.models import Card, LossReport
 
 CHANNEL = "counter"
@@ -43,16 +47,7 @@ def _formal_loss(on: OnCard) -> ActionResult:
         reason = "superseded" if state is CardState.TEMPORARY_LOSS else "lapsed"
         end_temporary_report(on.session, card, report, reason, on.now)
     card.state = CardState.FORMAL_LOSS.value
-    on.session.add(
-        LossReport(
-            card_id=card.id,
-            kind="formal",
-            channel=on.request.channel,
-            caller=on.request.caller,
-            call_ref=on.request.call_ref,
-            reported_at=on.now,
-        )
-    )
+    file_loss_report(on, "formal")
     return ActionResult("reported")
 
 

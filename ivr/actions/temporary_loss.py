@@ -77,6 +77,21 @@ def end_temporary_report(
         audit(session, action=LAPSE_ACTION, outcome="lapsed", now=now, channel="system", card=card)
 
 
+def file_loss_report(on: OnCard, kind: str, expires_at: dt.datetime | None = None) -> None:
+    """Record a loss report ("temporary" or "formal") made through this request's channel."""
+    on.session.add(
+        LossReport(
+            card_id=on.card.id,
+            kind=kind,
+            channel=on.request.channel,
+            caller=on.request.caller,
+            call_ref=on.request.call_ref,
+            reported_at=on.now,
+            expires_at=expires_at,
+        )
+    )
+
+
 def temporary_loss(ctx: ActionContext, request: ActionRequest) -> ActionResult:
     return act_on_card(ctx, request, _report, audit_values=frozenset({"lapses_at"}))
 
@@ -102,17 +117,7 @@ def _report(on: OnCard) -> ActionResult:
         on.now, settings.temporary_loss, settings.calendar, settings.timezone
     )
     card.temporary_loss_until = expires_at
-    on.session.add(
-        LossReport(
-            card_id=card.id,
-            kind="temporary",
-            channel=on.request.channel,
-            caller=on.request.caller,
-            call_ref=on.request.call_ref,
-            reported_at=on.now,
-            expires_at=expires_at,
-        )
-    )
+    file_loss_report(on, "temporary", expires_at)
     return ActionResult("reported", _lapse_values(on.ctx, expires_at))
 
 
