@@ -85,3 +85,13 @@ def stores(backend: Stores) -> Stores:
             session.execute(table.delete())
     backend.redis.flushdb()
     return backend
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A settings file for `python -m ivr` commands: the embedded defaults under `tmp_path`."""
+    for var in ("IVR_DATABASE_URL", "IVR_REDIS_URL", "IVR_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "ivr.yaml"
+    path.write_text(f"store:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
+    return path

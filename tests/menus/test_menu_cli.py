@@ -70,16 +70,6 @@ SWAP_FROM = '    keys:\n      "1": query\n      "2": card_services\n'
 SWAP_TO = '    keys:\n      "1": card_services\n      "2": query\n'
 
 
-@pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings on the embedded defaults in `tmp_path`, with the shipped 12333 menu."""
-    for var in ("IVR_DATABASE_URL", "IVR_REDIS_URL", "IVR_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    path = tmp_path / "ivr.yaml"
-    path.write_text(f"store:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
-    return path
-
-
 def menus(config_file: Path, *args: str) -> int:
     return main(["--config", str(config_file), *args])
 

@@ -17,15 +17,6 @@ LOSS_DEMO = next(p for p in DEMO_PEOPLE if p.name == "杨磊").id_number
 LOCKED_DEMO = next(p for p in DEMO_PEOPLE if p.name == "周杰").id_number
 
 
-@pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("IVR_DATABASE_URL", "IVR_REDIS_URL", "IVR_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    path = tmp_path / "ivr.yaml"
-    path.write_text(f"store:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
-    return path
-
-
 def test_demo_people_have_valid_ids_and_cover_every_state() -> None:
     assert all(check_id_number(p.id_number).ok for p in DEMO_PEOPLE)
     assert any(p.id_number.endswith("X") for p in DEMO_PEOPLE)
