@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ from ivr.menus.publishing import MenuFollower, MenuSync
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
 from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
-from ivr.sip.events import CallHandle, Event, IncomingCall
-from ivr.sip.sdp import NoCommonCodec, negotiate
+from ivr.sip.events import CallConfirmed, CallEnded, CallHandle, Event, IncomingCall
+from ivr.sip.message import Request
+from ivr.sip.sdp import NoCommonCodec, build_offer, negotiate
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
@@ -51,6 +53,15 @@ log = logging.getLogger("ivr.app")
 
 SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
 LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
+
+
+@dataclass
+class PendingOffer:
+    """A call whose INVITE had no SDP: our 200 OK offered media; the ACK will answer."""
+
+    request: Request
+    rtp: RtpEndpoint
+    calls: list[Call]  # where its RTP port delivers once the call exists
 
 
 class IvrApp:
@@ -101,6 +112,7 @@ class IvrApp:
         self.agent_settings = AgentSettings.from_section(config.section("agents"))
         self.calls: dict[CallHandle, Call] = {}
         self.legs: dict[CallHandle, AgentLeg] = {}
+        self.offers: dict[CallHandle, PendingOffer] = {}  # delayed offers awaiting their ACK
         self.draining = False
         self._housekeeping = task.LoopingCall(self._sweep)
         self._housekeeping.clock = reactor
@@ -132,6 +144,8 @@ class IvrApp:
                 loop.stop()
         for call in list(self.calls.values()):
             call.hang_up("server shutting down")
+        for handle in list(self.offers):
+            self.sip.command(lambda ua, now, handle=handle: ua.hangup(handle, now))
         log.info("shutting down: %d calls ended", len(self.calls))
         return task.deferLater(self.reactor, SHUTDOWN_GRACE if self.calls else 0, self._stopped)
 
@@ -145,6 +159,9 @@ class IvrApp:
         if isinstance(event, IncomingCall):
             self._incoming(event)
             return
+        if event.call in self.offers:
+            self._offer_answered(event)
+            return
         handler = self.calls.get(event.call) or self.legs.get(event.call)
         if handler is not None:
             handler.on_sip(event)
@@ -153,23 +170,65 @@ class IvrApp:
         if self.draining:
             self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
             return
+        choice = None
+        if event.sdp.strip():
+            try:
+                choice = negotiate(event.sdp)
+            except NoCommonCodec:
+                log.info("call %s refused: no common codec (488)", event.call.call_id)
+                self.sip.command(lambda ua, now: ua.reject(event.call, 488, now))
+                return
+        calls: list[Call] = []  # the RTP port opens before its call exists
+
+        def deliver(data: bytes, source: tuple[str, int], now: float) -> None:
+            if calls:
+                calls[0].on_rtp(data, source, now)
+
         try:
-            choice = negotiate(event.sdp)
-        except NoCommonCodec:
-            log.info("call %s refused: no common codec (488)", event.call.call_id)
-            self.sip.command(lambda ua, now: ua.reject(event.call, 488, now))
-            return
-        holder: list[Call] = []
-        try:
-            rtp = self.open_rtp(lambda data, source, now: holder[0].on_rtp(data, source, now))
+            rtp = self.open_rtp(deliver)
         except (CannotListenError, PortsExhausted):
             log.warning("call %s refused: no RTP port free (503)", event.call.call_id)
             self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
             return
+        if choice is None:
+            self._offer(event, rtp, calls)
+            return
         call = Call(self, event.call, event.request, choice, rtp)
-        holder.append(call)
+        calls.append(call)
         self.calls[event.call] = call
         call.answer()
+
+    def _offer(self, event: IncomingCall, rtp: RtpEndpoint, calls: list[Call]) -> None:
+        """An INVITE without SDP (a delayed offer, as some PBX trunks send): our offer goes in
+        the 200 OK and the caller's answer comes in the ACK (RFC 3261 §13.2.1)."""
+        offer = build_offer(self.media_host, rtp.port, session_id=rtp.port, version=1)
+        self.offers[event.call] = PendingOffer(event.request, rtp, calls)
+        self.sip.command(lambda ua, now: ua.answer(event.call, offer, now))
+        log.info("call %s: INVITE without SDP, offered in the 200 OK", event.call.call_id)
+
+    def _offer_answered(self, event: Event) -> None:
+        """The ACK with the caller's answer starts the call; a BYE, an ACK timeout or an ACK
+        without a usable answer ends it (RFC 3261 §13.2.1: the UAS then sends BYE)."""
+        pending = self.offers[event.call]
+        if isinstance(event, CallEnded):
+            del self.offers[event.call]
+            pending.rtp.close()
+            log.info("call %s ended before its answer: %s", event.call.call_id, event.reason)
+            return
+        if not isinstance(event, CallConfirmed):
+            return  # nothing else can happen before the ACK
+        del self.offers[event.call]
+        try:
+            choice = negotiate(event.sdp)
+        except NoCommonCodec:
+            log.warning("call %s: the ACK brought no usable SDP answer, BYE", event.call.call_id)
+            pending.rtp.close()
+            self.sip.command(lambda ua, now: ua.hangup(event.call, now))
+            return
+        call = Call(self, event.call, pending.request, choice, pending.rtp)
+        pending.calls.append(call)
+        self.calls[event.call] = call
+        call.start("answered (delayed offer)")
 
     # --- services for calls ----------------------------------------------------------------
 

@@ -142,9 +142,15 @@ class Call:
             version=self._sdp_version,
         )
         self.services.sip.command(lambda ua, now: ua.answer(self.handle, sdp, now))
+        self.start("answered")
+
+    def start(self, how: str) -> None:
+        """Media and menu on: at our 200 OK, or at the ACK that brought the caller's answer to
+        the offer our 200 OK carried (a delayed offer; the app sent that 200 OK)."""
         self.answered_at = self.services.wallclock()
         self.log.info(
-            "answered: caller %s, %s/%s, RTP port %d, menu %s@%s",
+            "%s: caller %s, %s/%s, RTP port %d, menu %s@%s",
+            how,
             self.info.caller or "anonymous",
             self.choice.codec,
             self.choice.telephone_event_pt,

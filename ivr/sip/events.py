@@ -33,9 +33,14 @@ class IncomingCall:
 
 @dataclass(frozen=True)
 class CallConfirmed:
-    """The ACK for our 2xx arrived: media may flow both ways."""
+    """The ACK for our 2xx arrived: media may flow both ways.
+
+    `sdp` is the ACK's body: the caller's answer when the INVITE came without an offer and our
+    2xx carried one (RFC 3261 §13.2.1, delayed offer); empty otherwise.
+    """
 
     call: CallHandle
+    sdp: bytes = b""
 
 
 @dataclass(frozen=True)

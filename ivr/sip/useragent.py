@@ -460,7 +460,7 @@ class UserAgent:
         self._advance(call, In.ACK)
         if before is P.ANSWERED:
             log.info("call %s confirmed", call.handle.call_id)
-            self._events.append(CallConfirmed(call.handle))
+            self._events.append(CallConfirmed(call.handle, ack.body))
         elif before is P.BYE_AFTER_ACK:
             self._send_bye(call, now)
 

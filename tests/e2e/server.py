@@ -20,6 +20,8 @@ from ivr.store.db import Database, open_database
 ROOT = Path(__file__).resolve().parents[2]
 SIP_CLIENTS = ROOT.parent / "shared" / "sip-clients"  # the project's shared test callers
 CALLER = ROOT / "tests" / "clients" / "scripted_caller.py"
+OWN_SCENARIOS = ROOT / "tests" / "e2e" / "sipp"  # callers the shared scenarios do not cover
+PCAP_TOOL = SIP_CLIENTS / "gen_rtp_pcap.py"
 
 
 def free_port() -> int:
@@ -157,13 +159,14 @@ def open_store(server: IvrProcess) -> Database:
     return open_database(settings)
 
 
-def sipp(server: IvrProcess, scenario: str, *args: str, timeout: float = 60) -> str:
-    """Run one sipp call (scenarios from the shared sip-clients); returns its output."""
+def sipp(server: IvrProcess, scenario: str | Path, *args: str, timeout: float = 60) -> str:
+    """Run one sipp call (a name: a scenario of the shared sip-clients; a path: our own);
+    returns its output."""
     command = [
         "sipp",
         f"127.0.0.1:{server.sip_port}",
         "-sf",
-        str(SIP_CLIENTS / "sipp" / scenario),
+        str(scenario if isinstance(scenario, Path) else SIP_CLIENTS / "sipp" / scenario),
         "-s",
         "12333",
         "-i",

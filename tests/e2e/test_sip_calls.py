@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 import wave
@@ -15,7 +17,7 @@ import pytest
 from tests.e2e.audio import read_wav, rms
 from tests.e2e.conftest import stop_cleanly
 from tests.e2e.heard import heard_at, played_audio
-from tests.e2e.server import IvrProcess, call, sipp, start_ivr
+from tests.e2e.server import OWN_SCENARIOS, PCAP_TOOL, IvrProcess, call, sipp, start_ivr
 
 
 def new_log(server: IvrProcess, since: int) -> str:
@@ -68,6 +70,34 @@ def test_sip_info_key_reaches_the_menu(ivr: IvrProcess) -> None:
     log = new_log(ivr, since)
     assert log.count("key 2 (info)") == 1, log
     assert "play card_services_menu" in log
+
+
+def test_a_delayed_offer_gets_our_offer_in_the_200_and_the_acks_answer_is_used(
+    ivr: IvrProcess, tmp_path: Path
+) -> None:
+    """INVITE without SDP (as some PBX trunks send): the caller answers PCMA in the ACK."""
+    pcap = tmp_path / "key1.pcap"
+    make = [sys.executable, str(PCAP_TOOL), "--digits", "1", "--pt", "101", "--codec", "pcma"]
+    subprocess.run([*make, "--lead-ms", "200", "--tail-ms", "500", "-o", str(pcap)], check=True)
+    since = len(ivr.log())
+    sipp(
+        ivr,
+        OWN_SCENARIOS / "uac_delayed_offer_dtmf.xml",
+        *("-key", "dtmf_pcap", str(pcap), "-set", "pre_ms", "1500", "-set", "post_ms", "3000"),
+    )
+    log = new_log(ivr, since)
+    assert "INVITE without SDP, offered in the 200 OK" in log, log
+    assert "answered (delayed offer): caller sipp, PCMA/101" in log, log
+    assert log.count("key 1 (rfc4733)") == 1, log
+    assert "play query_menu" in log
+
+
+def test_a_delayed_offer_whose_ack_brings_no_answer_is_ended_with_bye(ivr: IvrProcess) -> None:
+    since = len(ivr.log())
+    sipp(ivr, OWN_SCENARIOS / "uac_delayed_offer_no_answer.xml")  # fails unless BYE came
+    log = new_log(ivr, since)
+    assert "the ACK brought no usable SDP answer, BYE" in log, log
+    assert "answered (delayed offer)" not in log, log
 
 
 def test_a_press_sent_two_ways_counts_once(ivr: IvrProcess) -> None:

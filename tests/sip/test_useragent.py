@@ -108,6 +108,20 @@ def test_answer_sends_200_with_sdp_contact_and_tag_retransmitted_until_ack(
     assert ua.datagrams_to_send() == []
 
 
+def test_an_invite_without_sdp_is_answered_with_our_offer_and_the_ack_carries_the_answer(
+    ua: UserAgent, phone: Phone
+) -> None:
+    phone.send(request("INVITE"))
+    (incoming,) = phone.events()
+    assert isinstance(incoming, IncomingCall) and incoming.sdp == b""
+    ua.answer(incoming.call, OFFER, now=0.0)  # our offer rides in the 200
+    ok = only(ua.datagrams_to_send())
+    assert isinstance(ok, Response) and ok.body == OFFER
+    ack = request("ACK", branch="z9hG4bK-ack", to_tag=ok.to_tag, body=ANSWER, content_type=SDP)
+    phone.send(ack, now=0.1)
+    assert phone.events() == [CallConfirmed(incoming.call, ANSWER)]
+
+
 def test_invite_retransmitted_after_200_resends_it_and_makes_no_second_call(
     ua: UserAgent, phone: Phone
 ) -> None:
