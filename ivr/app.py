@@ -61,6 +61,7 @@ class PendingOffer:
 
     request: Request
     rtp: RtpEndpoint
+    offer: bytes
     calls: list[Call]  # where its RTP port delivers once the call exists
 
 
@@ -202,7 +203,7 @@ class IvrApp:
         """An INVITE without SDP (a delayed offer, as some PBX trunks send): our offer goes in
         the 200 OK and the caller's answer comes in the ACK (RFC 3261 §13.2.1)."""
         offer = build_offer(self.media_host, rtp.port, session_id=rtp.port, version=1)
-        self.offers[event.call] = PendingOffer(event.request, rtp, calls)
+        self.offers[event.call] = PendingOffer(event.request, rtp, offer, calls)
         self.sip.command(lambda ua, now: ua.answer(event.call, offer, now))
         log.info("call %s: INVITE without SDP, offered in the 200 OK", event.call.call_id)
 
@@ -225,7 +226,7 @@ class IvrApp:
             pending.rtp.close()
             self.sip.command(lambda ua, now: ua.hangup(event.call, now))
             return
-        call = Call(self, event.call, pending.request, choice, pending.rtp)
+        call = Call(self, event.call, pending.request, choice, pending.rtp, pending.offer)
         pending.calls.append(call)
         self.calls[event.call] = call
         call.start("answered (delayed offer)")

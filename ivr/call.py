@@ -85,7 +85,9 @@ class Call:
         request: Request,
         choice: MediaChoice,
         rtp: RtpEndpoint,
+        offered: bytes | None = None,
     ) -> None:
+        """`offered`: the SDP our 200 OK already carried (a delayed offer), if any."""
         self.services = services
         self.handle = handle
         self.choice = choice
@@ -129,20 +131,34 @@ class Call:
         self.last_outcome: str | None = None
         self._timer: IDelayedCall | None = None
         self._sdp_version = 1
+        self._sent_sdp = offered
 
     # --- life cycle -----------------------------------------------------------------------
 
     def answer(self) -> None:
         """Send 200 OK with our SDP answer and start the menu at once."""
-        sdp = build_answer(
+        sdp = self._sdp()
+        self.services.sip.command(lambda ua, now: ua.answer(self.handle, sdp, now))
+        self.start("answered")
+
+    def _sdp(self) -> bytes:
+        """Our session description for the media as chosen now. Its o= version grows when it
+        differs from the last one we sent and only then (RFC 3264 §8)."""
+        sdp = self._describe()
+        if self._sent_sdp is not None and sdp != self._sent_sdp:
+            self._sdp_version += 1
+            sdp = self._describe()
+        self._sent_sdp = sdp
+        return sdp
+
+    def _describe(self) -> bytes:
+        return build_answer(
             self.choice,
             self.services.media_host,
             self.rtp.port,
             session_id=self.rtp.port,
             version=self._sdp_version,
         )
-        self.services.sip.command(lambda ua, now: ua.answer(self.handle, sdp, now))
-        self.start("answered")
 
     def start(self, how: str) -> None:
         """Media and menu on: at our 200 OK, or at the ACK that brought the caller's answer to
@@ -226,6 +242,13 @@ class Call:
         self._feed(menu.DigitPressed(digit), now)
 
     def _reinvite(self, offer: bytes) -> None:
+        if not offer.strip():
+            # A re-INVITE without SDP (a session refresh by some PBXs): our offer is the
+            # session as it stands, unchanged, so its answer in the ACK cannot change it.
+            sdp = self._sdp()
+            self.services.sip.command(lambda ua, now: ua.answer_reinvite(self.handle, sdp, now))
+            self.log.info("re-INVITE without SDP: offered the session as it stands")
+            return
         try:
             choice = negotiate(offer)
         except NoCommonCodec:
@@ -243,14 +266,7 @@ class Call:
             self.services.pacer.unregister(self.stream)
         else:
             self.services.pacer.register(self.stream)
-        self._sdp_version += 1
-        sdp = build_answer(
-            choice,
-            self.services.media_host,
-            self.rtp.port,
-            session_id=self.rtp.port,
-            version=self._sdp_version,
-        )
+        sdp = self._sdp()
         self.services.sip.command(lambda ua, now: ua.answer_reinvite(self.handle, sdp, now))
         self.log.info("re-INVITE: %s", "on hold" if self.held else "resumed")
 

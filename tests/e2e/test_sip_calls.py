@@ -100,6 +100,26 @@ def test_a_delayed_offer_whose_ack_brings_no_answer_is_ended_with_bye(ivr: IvrPr
     assert "answered (delayed offer)" not in log, log
 
 
+def test_a_re_invite_without_sdp_is_offered_the_session_as_it_stands(
+    ivr: IvrProcess, tmp_path: Path
+) -> None:
+    trace = tmp_path / "messages.log"
+    since = len(ivr.log())
+    sipp(
+        ivr,
+        OWN_SCENARIOS / "uac_reinvite_without_sdp.xml",
+        *("-trace_msg", "-message_file", str(trace)),
+    )
+    received = trace.read_text(encoding="utf-8", errors="replace")
+    responses = received.split("SIP/2.0 200 OK")[1:]
+    to_invites = [ok for ok in responses if " INVITE\n" in ok.split("\n\n")[0]]
+    first, refresh = (ok.split("v=0", 1)[1].split("\n\n")[0] for ok in to_invites)
+    assert "m=audio" in first and refresh == first  # same media, same o= version
+    log = new_log(ivr, since)
+    assert "re-INVITE without SDP: offered the session as it stands" in log, log
+    assert "ended: bye" in log, log
+
+
 def test_a_press_sent_two_ways_counts_once(ivr: IvrProcess) -> None:
     since = len(ivr.log())
     report = call(ivr, [{"at": 1.5, "dtmf": "1", "method": "both"}, {"at": 5, "hangup": True}])
