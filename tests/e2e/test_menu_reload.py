@@ -57,7 +57,9 @@ def start_node(
     menu_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> IvrProcess:
-    """An IVR whose menu file is `menu_file` (everything else as config/ivr.yaml)."""
+    """An IVR whose menu file is `menu_file`, fresh from the shipped menu (everything else as
+    config/ivr.yaml)."""
+    menu_file.write_text(MENU, encoding="utf-8")
     settings = yaml.safe_load((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
     settings["menus"] = {"file": str(menu_file)}
     config = tmp_path_factory.mktemp("config") / "ivr.yaml"
@@ -77,8 +79,7 @@ def editable(
     menu_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[IvrProcess]:
-    """Node A: its menu file is `menu_file`, fresh from the shipped menu."""
-    menu_file.write_text(MENU, encoding="utf-8")
+    """Node A: the supervisor edits its menu file, `menu_file`."""
     server = start_node(storage, shared_database, menu_file, tmp_path_factory)
     yield server
     stop_cleanly(server)
@@ -91,9 +92,8 @@ def other_node(
     editable: IvrProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[IvrProcess]:
-    """Node B: the same database, its own copy of the shipped menu, which nobody edits."""
+    """Node B: the same database, its own copy of the menu file, which nobody edits."""
     own_file = tmp_path_factory.mktemp("menus-b") / "12333.yaml"
-    own_file.write_text(MENU, encoding="utf-8")
     server = start_node(storage, shared_database, own_file, tmp_path_factory)
     yield server
     stop_cleanly(server)
