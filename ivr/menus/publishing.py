@@ -23,7 +23,13 @@ from pathlib import Path
 from ivr.menus.schema import MenuError, MenuProblem, MenuTree
 from ivr.menus.validate import check_menu_text
 from ivr.store.db import Database
-from ivr.store.menu_versions import live_publication, publish, was_published
+from ivr.store.menu_versions import (
+    Publication,
+    live_publication,
+    live_version,
+    publish,
+    was_published,
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,11 @@ class MenuFollower:
         if tree is not None:
             self.menu = tree.name
             if not was_published(self.db, tree.name, tree.version):
-                publish(self.db, tree.name, tree.version, text, str(self.file), self.now())
-                published = tree
+                published = self._publish(tree, text)
         sync = self._follow(tree, published, problems)
         if sync.live is None and tree is not None:  # the live version does not run on this node
             self.version = tree.version
-            return MenuSync(tree, str(self.file), published, sync.refused)
+            return MenuSync(tree, str(self.file), sync.published, sync.refused)
         if sync.live is None:
             raise MenuError(list(sync.refused))
         return sync
@@ -87,11 +92,12 @@ class MenuFollower:
             problems = [MenuProblem(str(self.file), 1, self._renamed(tree.name))]
             tree = None
         published = None
-        live = live_publication(self.db, self.menu)
-        if tree is not None and (live is None or live.version != tree.version):
-            publish(self.db, tree.name, tree.version, text, str(self.file), self.now())
-            published = tree
+        if tree is not None and live_version(self.db, self.menu) != tree.version:
+            published = self._publish(tree, text)
         return self._follow(tree, published, problems)
+
+    def _publish(self, tree: MenuTree, text: str) -> Publication:
+        return publish(self.db, tree.name, tree.version, text, str(self.file), self.now())
 
     def _renamed(self, name: str) -> str:
         return (
@@ -99,23 +105,32 @@ class MenuFollower:
         )
 
     def _follow(
-        self, from_file: MenuTree | None, published: MenuTree | None, problems: list[MenuProblem]
+        self,
+        from_file: MenuTree | None,
+        published: Publication | None,
+        problems: list[MenuProblem],
     ) -> MenuSync:
+        """Go live with the newest publication unless this node runs it already or cannot run
+        it. `published`: the publication of `from_file` this look just made, the newest one.
+        Only the version is read each poll; the text only when the version changed."""
         refused = list(problems)
-        live = live_publication(self.db, self.menu)
-        if live is None or live.version == self.version or live.version in self._refused:
-            return MenuSync(published=published, refused=tuple(refused))
+        made = from_file if published is not None else None
+        version = published.version if published else live_version(self.db, self.menu)
+        if version is None or version == self.version or version in self._refused:
+            return MenuSync(published=made, refused=tuple(refused))
+        live = published or live_publication(self.db, self.menu)
+        assert live is not None  # publications are never deleted
         if from_file is not None and from_file.version == live.version:
-            tree: MenuTree | None = from_file
+            tree: MenuTree | None = from_file  # parsed already
         else:
             tree, trouble = self.check(live.text, live.source)
             if tree is None:
                 self._refused.add(live.version)
                 refused.extend(trouble)
         if tree is None:
-            return MenuSync(published=published, refused=tuple(refused))
+            return MenuSync(published=made, refused=tuple(refused))
         self.version = tree.version
-        return MenuSync(live=tree, source=live.source, published=published, refused=tuple(refused))
+        return MenuSync(live=tree, source=live.source, published=made, refused=tuple(refused))
 
     def _file_mtime(self) -> int | None:
         try:

@@ -16,8 +16,6 @@ from ivr.store.models import MenuPublication
 
 @dataclass(frozen=True)
 class Publication:
-    number: int  # the publication's order: higher is newer
-    menu: str
     version: str
     text: str
     source: str
@@ -25,7 +23,7 @@ class Publication:
 
 
 def _publication(row: MenuPublication) -> Publication:
-    return Publication(row.id, row.menu, row.version, row.text, row.source, row.published_at)
+    return Publication(row.version, row.text, row.source, row.published_at)
 
 
 def publish(
@@ -45,6 +43,18 @@ def live_publication(db: Database, menu: str) -> Publication | None:
     """The newest publication of `menu`: the version new calls start on."""
     history = publications(db, menu, limit=1)
     return history[0] if history else None
+
+
+def live_version(db: Database, menu: str) -> str | None:
+    """Only the version of the newest publication: what a node polls, without the text."""
+    query = (
+        select(MenuPublication.version)
+        .where(MenuPublication.menu == menu)
+        .order_by(MenuPublication.id.desc())
+        .limit(1)
+    )
+    with db.reading() as session:
+        return session.scalars(query).first()
 
 
 def publications(db: Database, menu: str, limit: int | None = None) -> list[Publication]:
