@@ -34,7 +34,7 @@ from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.recorder import CallRecorder
 from ivr.menus import events as menu
 from ivr.menus.live import LiveMenu
-from ivr.menus.publishing import MenuFollower, MenuSync
+from ivr.menus.publishing import MenuFollower, MenuSync, configured_menu_file
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
 from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
@@ -46,7 +46,6 @@ from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail, record_call
 from ivr.store.migrate import upgrade
-from ivr.work_calendar import configured_calendar
 from ivr.workers import BlockingPool
 
 log = logging.getLogger("ivr.app")
@@ -81,13 +80,12 @@ class IvrApp:
         self.db_pool = BlockingPool(reactor, "ivr-db", int(call_settings.get("db_threads", 8)))
         # One writer thread for every recording: each file's writes stay in order.
         self.recording_pool = BlockingPool(reactor, "ivr-rec", 1)
-        self.calendar = configured_calendar(config)
-        self.action_context = ActionContext.from_config(config, self.calendar)
+        self.action_context = ActionContext.from_config(config)
+        self.calendar = self.action_context.settings.calendar  # agents' hours follow it too
         self.actions = ActionRegistry(self.action_context)
         self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
-        menu_file = config.resolve(config.section("menus").get("file", "config/menus/12333.yaml"))
         self.menu_follower = MenuFollower(
-            menu_file,
+            configured_menu_file(config),
             self.action_context.db,
             self.wallclock,
             known_prompts=set(self.prompts.ids()),

@@ -28,7 +28,7 @@ from ivr.masking import mask_card_number, mask_id_number
 from ivr.store.db import Database, open_database
 from ivr.store.models import AuditEntry, Card, Person, PinAttempt
 from ivr.store.redis_state import count_in_window, open_redis
-from ivr.work_calendar import WorkCalendar, configured_calendar
+from ivr.work_calendar import configured_calendar
 
 PIN_COUNTER_PREFIX = "ivr:pin-wrong"
 # Keep a day's counter an hour past local midnight: node clocks may differ a little. The key is
@@ -44,16 +44,12 @@ class ActionContext:
     clock: Clock = system_clock
 
     @classmethod
-    def from_config(
-        cls, config: Config, calendar: WorkCalendar | None = None, clock: Clock = system_clock
-    ) -> ActionContext:
+    def from_config(cls, config: Config, clock: Clock = system_clock) -> ActionContext:
         """The database, Redis, `actions:` settings and calendar the configuration names."""
         return cls(
             db=open_database(config.store),
             redis=open_redis(config.store),
-            settings=parse_action_settings(
-                config.section("actions"), calendar or configured_calendar(config)
-            ),
+            settings=parse_action_settings(config.section("actions"), configured_calendar(config)),
             clock=clock,
         )
 

@@ -23,6 +23,7 @@ from ivr.actions.registry import action_outcomes
 from ivr.config import Config, load_config
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.menus.loader import parse_menu_text
+from ivr.menus.publishing import configured_menu_file
 from ivr.menus.validate import check_menu_text
 from ivr.store.db import Database, open_database
 from ivr.store.menu_versions import live_publication, publications, publish
@@ -102,7 +103,7 @@ def _validate(path: Path, prompts: Path | None) -> int:
 
 def _configured_menu(config: Config) -> str:
     """The name new calls' menu goes by: the configured file's `menu:` (its stem if unreadable)."""
-    path = config.resolve(config.section("menus").get("file", "config/menus/12333.yaml"))
+    path = configured_menu_file(config)
     tree, _ = parse_menu_text(_read(path) or "", str(path))
     return tree.name if tree is not None else path.stem
 

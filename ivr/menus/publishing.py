@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.config import Config
 from ivr.menus.schema import MenuError, MenuProblem, MenuTree
 from ivr.menus.validate import check_menu_text
 from ivr.store.db import Database
@@ -30,6 +31,13 @@ from ivr.store.menu_versions import (
     publish,
     was_published,
 )
+
+DEFAULT_MENU_FILE = "config/menus/12333.yaml"
+
+
+def configured_menu_file(config: Config) -> Path:
+    """The menu file this node publishes from (`menus: file:`)."""
+    return config.resolve(config.section("menus").get("file", DEFAULT_MENU_FILE))
 
 
 @dataclass(frozen=True)
