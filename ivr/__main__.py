@@ -10,6 +10,7 @@ COMMANDS = {
     "menus": ("ivr.menus.cli", "menus: validate, publish, history, rollback"),
     "prompts": ("ivr.media.prompts_cli", "prompt recordings: build, check"),
     "speech": ("ivr.speech.cli", "speech: check intent phrases against the Vosk model"),
+    "users": ("ivr.web.users_cli", "web console accounts: add, passwd, disable, enable, list"),
 }
 
 

@@ -12,6 +12,7 @@ import gc
 import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from ivr.actions.service import ActionContext
 from ivr.agents.transfer import AgentLeg, AgentSettings
 from ivr.call import Call, CallInfo
 from ivr.config import Config
+from ivr.consoles import start_consoles
 from ivr.media.pacer import PacingClock
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.recorder import CallRecorder
@@ -46,6 +48,7 @@ from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail, record_call
 from ivr.store.migrate import upgrade
+from ivr.web.services import WebServices
 from ivr.workers import BlockingPool
 
 log = logging.getLogger("ivr.app")
@@ -281,6 +284,19 @@ class IvrApp:
             lambda failure: call.log.error("CDR not written: %s", failure.type.__name__)
         )
 
+    def console_services(self) -> WebServices:
+        """What the web consoles may use of this process (they never see the app itself)."""
+        ctx = self.action_context
+        return WebServices(
+            config=self.config,
+            db=ctx.db,
+            redis=ctx.redis,
+            pool=self.db_pool,
+            node=f"{self.config.sip.advertised_host}:{self.config.sip.port}",
+            wallclock=self.wallclock,
+            calls_now=lambda: Counter(call.run.node.id for call in self.calls.values()),
+        )
+
     # --- periodic work ---------------------------------------------------------------------
 
     def _detect_inband(self) -> None:
@@ -358,6 +374,7 @@ def run(config: Config, log_level: str = "INFO") -> int:
         upgrade_database(config)
         app = IvrApp(config, reactor)
         app.start()
+        start_consoles(reactor, app.console_services())
     except CannotListenError as error:
         log.error("the IVR could not start: %s", error)
         return 1

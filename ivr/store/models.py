@@ -9,6 +9,7 @@ Rules the schema encodes:
 - A PIN is kept only as a salted scrypt hash (`ivr.actions.pin_hash`); never the PIN itself.
 - Audit and call records hold masked identifiers only (`ivr.masking`).
 - Every timestamp is stored as UTC and read back timezone-aware, on SQLite as on PostgreSQL.
+- Console users' passwords are scrypt hashes; their sessions are stored by token hash.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -198,3 +200,70 @@ class MenuPublication(Base):
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)  # the file it came from, or who rolled back
     published_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    author: Mapped[str | None] = mapped_column(String(64))  # a console user; None: file or CLI
+    message: Mapped[str | None] = mapped_column(Text)  # why, as the publisher wrote it
+
+
+class User(Base):
+    """Someone who logs in to the web consoles: role `agent` or `supervisor`.
+
+    The password is kept only as a self-describing scrypt hash (`ivr.store.accounts`). Rows are
+    disabled, never deleted, so the change log's usernames always name a row.
+
+    Agents' SIP credentials (ivr/agents) belong in a table of their own that points here
+    (`user_id` -> users.id, one row per agent: SIP username, realm, HA1 digests for MD5 and
+    SHA-256), so one person has one account for the console and the softphone, and disabling
+    the user disables both. `python -m ivr agents add` creates the user with role `agent`
+    through `ivr.store.accounts.add_user` and its credential row in the same transaction.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # "agent" | "supervisor"
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser. Kept in the database so any node accepts it; `id` is the SHA-256 of
+    the cookie's token, so the table alone never lets anyone in."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ChangeLogEntry(Base):
+    """Who changed what in the consoles or with the account commands, and when."""
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    username: Mapped[str] = mapped_column(String(64))  # who; "cli" for an operator's command
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "user.add", "menu.publish"
+    target: Mapped[str] = mapped_column(String(255))  # what it acted on
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON; never a password or full ID number
+
+
+class MenuDraft(Base):
+    """A supervisor's unpublished edit of a menu, one per author and menu."""
+
+    __tablename__ = "menu_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    menu: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("menu", "author", name="uq_menu_draft_menu_author"),)

@@ -91,6 +91,7 @@ def start_ivr(
             "IVR_SIP_PORT": str(sip_port),
             "IVR_RTP_PORTS": f"{rtp_low}-{rtp_low + 400}",
             "IVR_DATA_DIR": str(data_dir),
+            "IVR_WEB_PORT": "0",  # any free port; the log line "web console on" names it
             "PYTHONUNBUFFERED": "1",
         }
     )

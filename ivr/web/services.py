@@ -1,0 +1,34 @@
+"""What the web layer may use of the running IVR: storage, the blocking pool, the clock, and
+figures the process reports about itself. The wiring (`ivr/consoles.py`) fills it in; web code
+never imports ivr/app.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import redis
+
+from ivr.config import Config
+from ivr.store.db import Database
+from ivr.workers import BlockingPool
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _no_calls() -> Mapping[str, int]:
+    return {}
+
+
+@dataclass(frozen=True)
+class WebServices:
+    config: Config
+    db: Database
+    redis: redis.Redis
+    pool: BlockingPool  # every SQL, Redis, TTS or audio job of a request runs here
+    node: str = "ivr"  # this process's name in shared figures (hostname:port)
+    wallclock: Callable[[], dt.datetime] = _utc_now
+    calls_now: Callable[[], Mapping[str, int]] = _no_calls  # this node's calls per menu node

@@ -1,0 +1,112 @@
+"""A console in a real IVR process, and a cookie-keeping HTTP client for it (urllib, loopback)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.server import ROOT, IvrProcess
+
+PASSWORD = "console-pass-1"
+
+
+def add_user(server: IvrProcess, username: str, role: str, name: str = "") -> None:
+    """`python -m ivr users add` against the server's own database."""
+    subprocess.run(
+        [sys.executable, "-m", "ivr", "users", "add", username, "--role", role,
+         "--name", name or username, "--password-stdin"],
+        input=f"{PASSWORD}\n".encode(), cwd=ROOT, env=server.env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
+def web_url(server: IvrProcess) -> str:
+    found = server.wait_for_log(r"web console on (http://127\.0\.0\.1:\d+)/", timeout=30)
+    return found.group(1)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    url: str
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class ConsoleClient:
+    """A browser without JavaScript: cookies, redirects followed, CSRF token read from pages."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        self.csrf = ""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: dict[str, str] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        body = None
+        sent = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            sent["Content-Type"] = "application/json"
+        elif data is not None:
+            body = urllib.parse.urlencode(data).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.base + path, body, sent, method=method)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                reply = Reply(response.status, response.read(), dict(response.headers),
+                              response.url)  # fmt: skip
+        except urllib.error.HTTPError as error:
+            reply = Reply(error.code, error.read(), dict(error.headers), error.url)
+        token = re.search(rb'data-csrf="([^"]+)"', reply.body)
+        if token:
+            self.csrf = token.group(1).decode()
+        return reply
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Reply:
+        headers = {"X-CSRF-Token": self.csrf, **kwargs.pop("headers", {})}
+        return self.request("POST", path, headers=headers, **kwargs)
+
+    def login(self, username: str, password: str = PASSWORD) -> Reply:
+        form = self.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        reply = self.request(
+            "POST",
+            "/login",
+            data={"csrf_token": token.group(1), "username": username, "password": password},
+        )
+        return reply
+
+
+def session_rows(data_dir: Path) -> list[tuple[str, int]]:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "ivr.sqlite3") as connection:
+        return list(connection.execute("SELECT id, user_id FROM web_session"))

@@ -1,0 +1,76 @@
+"""Accounts, sessions, CSRF and roles through the real console of a running IVR."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.e2e.server import IvrProcess
+from tests.web.console_client import ConsoleClient, session_rows
+
+
+def test_wrong_password_is_refused_in_chinese_and_opens_no_session(
+    console_server: IvrProcess, base_url: str
+) -> None:
+    client = ConsoleClient(base_url)
+    reply = client.login("boss", "not-the-password")
+    assert reply.status == 401
+    assert "用户名或密码错误" in reply.text
+    assert not [c for c in client.cookies if c.name == "ivr_session"]
+
+
+def test_login_opens_a_database_session_keyed_by_the_token_hash(
+    console_server: IvrProcess, base_url: str
+) -> None:
+    client = ConsoleClient(base_url)
+    reply = client.login("boss")
+    assert reply.status == 200 and "您好，王班长" in reply.text
+    token = next(c.value for c in client.cookies if c.name == "ivr_session")
+    stored = [row_id for row_id, _ in session_rows(console_server.data_dir)]
+    assert stored and token not in stored  # only its SHA-256 is kept
+    # Another client with the same cookie is the same user: the session lives in the database.
+    other = ConsoleClient(base_url)
+    other.cookies.set_cookie(next(c for c in client.cookies if c.name == "ivr_session"))
+    assert "您好，王班长" in other.get("/").text
+
+
+def test_pages_need_a_login(base_url: str) -> None:
+    reply = ConsoleClient(base_url).get("/admin/changes")
+    assert reply.url.startswith(base_url + "/login?next=")
+    assert "登录" in reply.text
+
+
+def test_state_changes_without_the_csrf_token_are_refused(base_url: str) -> None:
+    client = ConsoleClient(base_url)
+    client.login("boss")
+    refused = client.post("/logout", headers={"X-CSRF-Token": "forged"})
+    assert refused.status == 403 and "CSRF" in refused.text
+    cross_site = client.post("/logout", headers={"Origin": "http://evil.example"})
+    assert cross_site.status == 403
+    assert "您好" in client.get("/").text  # still logged in
+    assert client.post("/logout").url.endswith("/login")
+    assert "您好" not in client.get("/").text
+
+
+def test_an_agent_gets_403_on_supervisor_pages(base_url: str) -> None:
+    client = ConsoleClient(base_url)
+    client.login("agent1")
+    reply = client.get("/admin/changes")
+    assert reply.status == 403
+    assert "仅限班长" in reply.text
+
+
+def test_the_change_log_names_who_did_what(console_server: IvrProcess, base_url: str) -> None:
+    client = ConsoleClient(base_url)
+    client.login("boss")
+    page = client.get("/admin/changes").text
+    assert "新建账号" in page and "agent1" in page and "cli" in page
+    with sqlite3.connect(console_server.data_dir / "ivr.sqlite3") as db:
+        actions = {row[0] for row in db.execute("SELECT action FROM change_log")}
+    assert {"user.add", "user.login"} <= actions
+
+
+def test_vendored_libraries_are_served_locally(base_url: str) -> None:
+    client = ConsoleClient(base_url)
+    for path in ("/static/web/vendor/codemirror.js", "/static/web/vendor/chart.umd.min.js"):
+        reply = client.get(path)
+        assert reply.status == 200 and len(reply.body) > 100_000
