@@ -13,6 +13,7 @@ from typing import Final
 
 RTP_VERSION: Final = 2
 HEADER_SIZE: Final = 12
+MAX_PAYLOAD_TYPE: Final = 127  # seven bits
 
 _HEADER: Final = struct.Struct("!BBHII")
 _EXTENSION: Final = struct.Struct("!HH")

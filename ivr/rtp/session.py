@@ -3,8 +3,14 @@
 Receive: parse, keep only the negotiated audio and telephone-event payload types (SIPp's PT 97
 no-op packets and anything else are ignored), decode RFC 4733 events, and hand back the audio
 payload; it is decoded to int16 PCM only when someone asks for `RtpInput.pcm`.
-Symmetric RTP: we send to the SDP address until the caller's media arrives, then to wherever the
-latest valid packet came from (NAT, or a phone that moved its port).
+Strict symmetric RTP (Asterisk's `strictrtp`, FreeSWITCH's guarded auto-adjust): we send to the
+SDP address until the caller's media arrives, then latch ONCE to the source of the first valid
+packet (a NATed phone sends from elsewhere than its SDP says: the first SSRC heard). From
+then on only that source counts: audio and telephone-events from any other address are dropped,
+so a third party spraying the port range neither hears the call nor presses keys. The one
+exception: a latch to a guessed source gives way, once, to a packet from the SDP address itself,
+which is final (a spoofer that won the race is locked out when the real phone speaks). A new
+SDP address (re-INVITE) opens a new latch.
 Send: random SSRC, sequence and timestamp start; the timestamp advances 160 per 20 ms frame,
 whether the frame is a prompt or silence, so it stays true to wall time.
 """
@@ -17,7 +23,7 @@ from typing import Final
 import numpy as np
 
 from ivr.rtp.g711 import FRAME_SAMPLES, Codec
-from ivr.rtp.packet import RtpPacket, RtpParseError, pack_header
+from ivr.rtp.packet import MAX_PAYLOAD_TYPE, RtpPacket, RtpParseError, pack_header
 from ivr.rtp.telephone_event import TelephoneEventDecoder
 
 Address = tuple[str, int]
@@ -58,18 +64,31 @@ class RtpSession:
         rng = rng or random.SystemRandom()
         self.codec = codec
         self.payload_type = codec.payload_type if payload_type is None else payload_type
+        if not 0 <= self.payload_type <= MAX_PAYLOAD_TYPE:
+            raise ValueError(f"RTP payload type {self.payload_type} is not 0-127")
         self.telephone_event_pt = telephone_event_pt
-        self.remote = remote
+        self._sdp_remote = remote
+        self.remote = remote  # where we send: the SDP address, then the latched source
+        self.latched: Address | None = None
         self.ssrc = rng.getrandbits(32)
         self.sequence = rng.getrandbits(16)
         self.timestamp = rng.getrandbits(32)
         self.last_received: float | None = None  # for the call's media-timeout check
         self._events = TelephoneEventDecoder()
 
+    def retarget(self, remote: Address) -> None:
+        """A renegotiated SDP address (re-INVITE): send there; a new address may latch anew."""
+        if remote != self._sdp_remote:
+            self._sdp_remote = remote
+            self.remote = remote
+            self.latched = None
+
     def receive(self, data: bytes, source: Address, now: float) -> RtpInput:
         try:
             packet = RtpPacket.parse(data)
         except RtpParseError:
+            return NOTHING
+        if source != self.latched and not self._may_latch(source):
             return NOTHING
         if packet.payload_type == self.payload_type:
             result = RtpInput((), packet.payload, self.codec)
@@ -78,9 +97,16 @@ class RtpSession:
             result = RtpInput((digit,) if digit else (), None, None)
         else:
             return NOTHING
-        self.remote = source
+        if source != self.latched:
+            self.latched = self.remote = source
         self.last_received = now
         return result
+
+    def _may_latch(self, source: Address) -> bool:
+        """Whether a packet from `source` (not the latched one) may take the latch."""
+        if self.latched is None:
+            return True
+        return source == self._sdp_remote and self.latched != self._sdp_remote
 
     def packet(self, payload: bytes, marker: bool = False) -> bytes:
         """The next outgoing packet carrying one 20 ms frame."""

@@ -9,10 +9,17 @@ per offered m= line, declined ones with port 0 (RFC 3264 6).
 `MediaChoice.direction` is the IVR's own direction: an offer `sendonly` (the caller put us
 on hold) gives `recvonly`, `inactive` gives `inactive`, and the RFC 2543 hold address
 `c=0.0.0.0` removes the offerer's receiving side.
+
+What an offer may not make us do: the connection address must be an IP literal of the RTP
+socket's family (no host name to resolve on the reactor, no IPv6 address for an IPv4 socket,
+no multicast), payload type numbers outside 0-127 are ignored (RFC 3550 has 7 bits for them),
+and a description over MAX_SDP_BYTES is not read at all. Each of these leaves the stream
+unusable, which the caller hears as 488.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -22,6 +29,8 @@ STATIC_PAYLOAD_TYPES = {0: "PCMU", 8: "PCMA"}  # RFC 3551 table 4
 OFFER_TELEPHONE_EVENT_PT = 101
 AUDIO_PROFILE = "RTP/AVP"
 HOLD_ADDRESSES = ("0.0.0.0", "::")
+MAX_SDP_BYTES = 16 * 1024  # a G.711 offer is a few hundred octets; the largest phones' ~4 KB
+MAX_PAYLOAD_TYPE = 127
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 # Our direction for the peer's; the peer's after it loses its receiving side (c=0.0.0.0).
 MIRRORED = {
@@ -83,6 +92,8 @@ _NUMBER = re.compile(r"[0-9]{1,5}")
 
 def _parse(text: bytes) -> _Session:
     session = _Session()
+    if len(text) > MAX_SDP_BYTES:
+        return session
     for line in text.decode("utf-8", errors="replace").splitlines():
         kind, equals, value = line.strip().partition("=")
         if not equals:
@@ -106,7 +117,8 @@ def _parse(text: bytes) -> _Session:
             rtpmap = _RTPMAP.match(value, len("rtpmap:"))
             if rtpmap:
                 pt, name, rate = rtpmap.groups()
-                current.rtpmap[int(pt)] = (name.upper(), int(rate))
+                if int(pt) <= MAX_PAYLOAD_TYPE:
+                    current.rtpmap[int(pt)] = (name.upper(), int(rate))
     return session
 
 
@@ -120,7 +132,9 @@ def _parse_media_line(value: str) -> _Media:
         kind=kind,
         port=int(port_number) if _NUMBER.fullmatch(port_number) and int(port_number) < 65536 else 0,
         proto=proto,
-        formats=[int(fmt) for fmt in formats if _NUMBER.fullmatch(fmt)],
+        formats=[
+            int(fmt) for fmt in formats if _NUMBER.fullmatch(fmt) and int(fmt) <= MAX_PAYLOAD_TYPE
+        ],
     )
 
 
@@ -153,13 +167,25 @@ def _media_line(media: _Media, port: int) -> str:
     return f"m={media.kind} {port} {media.proto} {formats}"
 
 
-def negotiate(offer: bytes, supported: tuple[str, ...] = ("PCMU", "PCMA")) -> MediaChoice:
-    """Pick the first offered audio stream we can serve, and how we answer it."""
+def usable_address(host: str | None, family: int) -> bool:
+    """Whether `host` is a unicast IP literal (or the hold address) of IP version `family`."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return address.version == family and not address.is_multicast
+
+
+def negotiate(
+    offer: bytes, supported: tuple[str, ...] = ("PCMU", "PCMA"), family: int = 4
+) -> MediaChoice:
+    """Pick the first offered audio stream we can serve, and how we answer it. `family` is the
+    IP version of our RTP socket: a stream at an address of the other family is unusable."""
     session = _parse(offer)
     for index, media in enumerate(session.media):
         chosen = _choose(media, supported)
         host = media.connection or session.connection
-        if chosen is None or host is None:
+        if chosen is None or host is None or not usable_address(host, family):
             continue
         offered = media.direction or session.direction or "sendrecv"
         if host in HOLD_ADDRESSES:
@@ -178,12 +204,14 @@ def negotiate(offer: bytes, supported: tuple[str, ...] = ("PCMU", "PCMA")) -> Me
                 if other != index
             ),
         )
-    raise NoCommonCodec(f"no audio stream with {'/'.join(supported)} and an address")
+    raise NoCommonCodec(
+        f"no audio stream with {'/'.join(supported)} and an IPv{family} address literal"
+    )
 
 
-def parse_answer(answer: bytes) -> MediaChoice:
+def parse_answer(answer: bytes, family: int = 4) -> MediaChoice:
     """The media an answer to `build_offer` settles on (calls the IVR places)."""
-    return negotiate(answer)
+    return negotiate(answer, family=family)
 
 
 def _address(host: str) -> str:

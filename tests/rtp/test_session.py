@@ -2,6 +2,7 @@ import random
 import struct
 
 import numpy as np
+import pytest
 
 from ivr.rtp.g711 import PCMA, PCMU
 from ivr.rtp.packet import RtpPacket
@@ -92,5 +93,41 @@ def test_remote_address_latches_to_where_caller_media_comes_from():
     assert session.remote == SDP_ADDRESS
     session.receive(incoming(0, b"\xff" * 160), CALLER, 0.0)
     assert session.remote == CALLER
-    session.receive(dtmf(1, True, 0), ("192.0.2.7", 5004), 0.1)
-    assert session.remote == ("192.0.2.7", 5004)
+
+
+def test_a_third_party_neither_takes_the_latch_nor_presses_keys():
+    session = make_session()
+    session.receive(incoming(0, b"\xff" * 160), CALLER, 0.0)
+    stranger = ("192.0.2.7", 5004)
+    got = [session.receive(dtmf(1, end, 0, ssrc=9), stranger, 0.1) for end in (False, True)]
+    assert [g.digits for g in got] == [(), ()]
+    assert session.receive(incoming(0, b"\x00" * 160), stranger, 0.2).payload is None
+    assert session.remote == CALLER
+    assert session.last_received == 0.0
+
+
+def test_the_sdp_address_takes_a_guessed_latch_once_and_keeps_it():
+    session = make_session()
+    spoofer = ("192.0.2.7", 5004)
+    session.receive(incoming(0, b"\xff" * 160), spoofer, 0.0)  # won the race
+    assert session.receive(incoming(0, b"\x7f" * 160), SDP_ADDRESS, 0.1).payload is not None
+    assert session.remote == SDP_ADDRESS
+    assert session.receive(incoming(0, b"\xff" * 160), spoofer, 0.2).payload is None
+    assert session.receive(incoming(0, b"\xff" * 160), CALLER, 0.3).payload is None
+    assert session.remote == SDP_ADDRESS
+
+
+def test_a_renegotiated_address_opens_a_new_latch():
+    session = make_session()
+    session.receive(incoming(0, b"\xff" * 160), CALLER, 0.0)
+    moved = ("127.0.0.1", 41000)
+    session.retarget(moved)
+    assert session.remote == moved
+    assert session.receive(incoming(0, b"\xff" * 160), moved, 1.0).payload is not None
+    assert session.remote == moved
+    assert session.receive(incoming(0, b"\xff" * 160), CALLER, 1.1).payload is None
+
+
+def test_a_payload_type_beyond_seven_bits_is_refused_at_once_not_at_every_packet():
+    with pytest.raises(ValueError):
+        RtpSession(PCMU, SDP_ADDRESS, payload_type=300)

@@ -44,13 +44,13 @@ def test_datagrams_arrive_with_source_and_reception_time_and_replies_go_out():
     finally:
         endpoint.close()
     endpoint.close()
-    assert endpoint.port == low
+    assert endpoint.port in (low, low + 2, low + 4)
     assert pool.available == 3
 
 
 def test_a_port_held_by_another_process_is_skipped():
     low = free_even_port_pair()
-    pool = RtpPortPool(low, low + 5)
+    pool = RtpPortPool(low, low + 3)  # two pairs: whichever is tried first, low + 2 is bound
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
         squatter.bind(("127.0.0.1", low))
         endpoint = listen_rtp(reactor, pool, lambda *args: None, "127.0.0.1")
@@ -58,7 +58,7 @@ def test_a_port_held_by_another_process_is_skipped():
             assert endpoint.port == low + 2
         finally:
             endpoint.close()
-    assert pool.available == 3
+    assert pool.available == 2
 
 
 def test_no_bindable_port_raises_and_leaks_nothing():

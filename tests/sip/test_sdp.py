@@ -287,6 +287,40 @@ def test_our_answer_read_back_mirrors_the_direction():
 
 def test_ipv6_addresses():
     offer = SIPP.replace(b"c=IN IP4 127.0.0.1", b"c=IN IP6 2001:db8::5")
-    choice = negotiate(offer)
+    choice = negotiate(offer, family=6)
     assert choice.remote_host == "2001:db8::5"
     assert b"c=IN IP6 2001:db8::1" in build_answer(choice, "2001:db8::1", 20000, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["rtp.example.com", "2001:db8::5", "224.0.0.1", "127.0.0.1:6379", "127.1", "", "999.1.1.1"],
+    ids=["hostname", "ipv6-on-ipv4", "multicast", "with-port", "short-form", "empty", "bad"],
+)
+def test_a_connection_address_must_be_an_ip_literal_of_our_family(address):
+    offer = SIPP.replace(b"c=IN IP4 127.0.0.1", f"c=IN IP4 {address}".encode())
+    with pytest.raises(NoCommonCodec):
+        negotiate(offer)
+
+
+def test_an_ipv4_address_is_refused_on_an_ipv6_socket():
+    with pytest.raises(NoCommonCodec):
+        negotiate(SIPP, family=6)
+
+
+def test_payload_types_beyond_seven_bits_are_never_chosen():
+    offer = SIPP.replace(b"RTP/AVP 0 8 96", b"RTP/AVP 300 96").replace(
+        b"rtpmap:0 PCMU", b"rtpmap:300 PCMU"
+    )
+    with pytest.raises(NoCommonCodec):
+        negotiate(offer)
+    events = SIPP.replace(b"0 8 96", b"0 8 228").replace(b"rtpmap:96 ", b"rtpmap:228 ")
+    assert negotiate(events).telephone_event_pt is None
+
+
+def test_an_oversized_description_is_not_read():
+    padding = b"a=x-filler:" + b"y" * 200 + b"\r\n"
+    big = SIPP + padding * 100
+    assert len(big) > 16 * 1024
+    with pytest.raises(NoCommonCodec):
+        negotiate(big)
