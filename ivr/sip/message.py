@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from ivr.sip.headers import Headers
 from ivr.sip.parser import (
+    MAX_HEADER_BYTES,
+    MAX_MESSAGE_BYTES,
     FramingError,
     RawMessage,
     SipParseError,
@@ -156,12 +158,26 @@ class Response(_Message):
 
 def parse_message(data: bytes) -> Request | Response:
     """Parse one UDP datagram (or one message cut out by StreamFramer)."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        _refuse_oversized(data)
     raw = split_datagram(data)
     if not raw.start_line:
         raise SipParseError("no start line (keep-alive or empty datagram)", status=None)
     if raw.start_line.startswith("SIP/"):
         return _parse_response(raw)
     return _parse_request(raw)
+
+
+def _refuse_oversized(data: bytes) -> None:
+    """513 (RFC 3261 21.5.14) for a request over MAX_MESSAGE_BYTES, addressed from its first
+    MAX_HEADER_BYTES only; anything else that large is dropped."""
+    raw = split_datagram(data[:MAX_HEADER_BYTES])
+    words = raw.start_line.split()
+    partial = None
+    if len(words) == 3 and words[2] == "SIP/2.0" and TOKEN.fullmatch(words[0]):
+        partial = Request(words[0], words[1], Headers(raw.fields))
+    reason = f"message over {MAX_MESSAGE_BYTES} octets"
+    raise SipParseError(reason, status=513 if partial else None, partial=partial)
 
 
 def _parse_response(raw: RawMessage) -> Response:

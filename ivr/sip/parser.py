@@ -4,6 +4,12 @@
 7.3.1 folding, 7.5 leading CRLFs, 18.3 Content-Length). `StreamFramer` finds message
 boundaries in a TCP byte stream. Neither interprets header values beyond Content-Length;
 `ivr.sip.message.parse_message` builds typed messages on top of them.
+
+Bounds, so that no message costs the reactor more than a small, fixed amount of work: a
+message over MAX_MESSAGE_BYTES is answered 513 from its first MAX_HEADER_BYTES alone; only
+the first MAX_HEADER_LINES header lines are ever split (more is a 400); the stream framer
+looks at each received octet a bounded number of times and reads a message's header section
+once, however the octets are cut into reads.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from ivr.sip.uri import TOKEN
 if TYPE_CHECKING:
     from ivr.sip.message import Request
 
-MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024
+MAX_BODY_BYTES = 16 * 1024  # an SDP offer is a few hundred octets (ivr.sip.sdp.MAX_SDP_BYTES)
+MAX_MESSAGE_BYTES = MAX_HEADER_BYTES + MAX_BODY_BYTES
+MAX_HEADER_LINES = 128  # header field lines (folded continuations count); phones send ~15
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(r"\r?\n")
 _DIGITS = re.compile(r"[0-9]+")
@@ -81,8 +89,11 @@ def split_datagram(data: bytes) -> RawMessage:
     data = data.lstrip(b"\r\n")
     end = _HEADER_END.search(data)
     head, rest = (data[: end.start()], data[end.end() :]) if end else (data.rstrip(b"\r\n"), b"")
-    lines = _LINE_END.split(decode(head))
+    lines = _LINE_END.split(decode(head), maxsplit=MAX_HEADER_LINES + 1)
     message = RawMessage(lines[0], [], rest)
+    if len(lines) > MAX_HEADER_LINES + 1:
+        message.problems.append(f"more than {MAX_HEADER_LINES} header lines")
+        del lines[MAX_HEADER_LINES + 1 :]
     for line in _unfold(lines[1:]):
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
@@ -128,37 +139,60 @@ def frame_body(message: RawMessage) -> bytes:
 
 
 class StreamFramer:
-    """Cuts a TCP byte stream into whole SIP messages.
+    """Cuts a TCP byte stream into whole SIP messages, in time linear in the octets received.
 
     CRLFs between messages (RFC 5626 keep-alives) are skipped. A message without
     Content-Length is taken to have no body (stream senders must send it, RFC 3261 18.3).
     A negative, repeated or unreadable Content-Length, a header section over
     MAX_HEADER_BYTES or a body over MAX_BODY_BYTES raises FramingError.
+
+    The search for the blank line resumes where the last read left it, and once a header
+    section is complete its Content-Length is read once: later reads only wait for the body.
     """
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._scanned = 0  # octets of the buffer known to hold no end of the header section
+        self._total: int | None = None  # the current message's whole length, once known
+
+    @property
+    def holds_partial(self) -> bool:
+        """Whether octets of an unfinished message are waiting (CRLF keep-alives aside)."""
+        return self._total is not None or self._scanned > 0
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
         messages: list[bytes] = []
         while True:
+            if self._total is None and not self._read_header(messages):
+                return messages
+            assert self._total is not None
+            if len(self._buffer) < self._total:
+                return messages
+            messages.append(bytes(self._buffer[: self._total]))
+            del self._buffer[: self._total]
+            self._total = None
+            self._scanned = 0
+
+    def _read_header(self, messages: list[bytes]) -> bool:
+        """Find the current message's header section; False while it is incomplete."""
+        if self._scanned == 0:
             skipped = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
             del self._buffer[:skipped]
-            end = _HEADER_END.search(self._buffer, 0, MAX_HEADER_BYTES + 4)
-            if end is None:
-                if len(self._buffer) > MAX_HEADER_BYTES:
-                    raise FramingError("header section too long", messages)
-                return messages
-            raw = split_datagram(bytes(self._buffer[: end.start()]))
-            try:
-                length = content_length(raw.fields) or 0
-            except ValueError as error:
-                raise FramingError(str(error), messages) from None
-            if length > MAX_BODY_BYTES:
-                raise FramingError(f"Content-Length {length} too large", messages)
-            total = end.end() + length
-            if len(self._buffer) < total:
-                return messages
-            messages.append(bytes(self._buffer[:total]))
-            del self._buffer[:total]
+        # the blank line may straddle reads: look again at the last 3 octets scanned
+        start = max(0, self._scanned - 3)
+        end = _HEADER_END.search(self._buffer, start, MAX_HEADER_BYTES + 4)
+        if end is None:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                raise FramingError("header section too long", messages)
+            self._scanned = len(self._buffer)
+            return False
+        raw = split_datagram(bytes(self._buffer[: end.start()]))
+        try:
+            length = content_length(raw.fields) or 0
+        except ValueError as error:
+            raise FramingError(str(error), messages) from None
+        if length > MAX_BODY_BYTES:
+            raise FramingError(f"Content-Length {length} too large", messages)
+        self._total = end.end() + length
+        return True

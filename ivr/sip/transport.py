@@ -11,13 +11,21 @@ only when the transport next flushes: call `flush()` after them. Commands given 
 TCP connections are named by their peer address: the agent addresses a response to the
 request's source, which for TCP is the connection it came on. A request to a TCP peer with no
 connection opens one. A connection whose framing is lost (bad Content-Length) is closed.
+
+Limits (`TcpLimits`), so that connections cannot be hoarded: at most `max_connections`
+accepted connections and `per_source` from one address (more are closed as they are
+accepted); a connection that holds part of a message for `message_timeout` seconds (a
+slowloris client) or carries nothing for `idle_timeout` seconds while no call uses it is
+closed. UDP reads whole datagrams (65535 octets); the user agent refuses the oversized (513).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from twisted.internet import defer, error, protocol
@@ -32,7 +40,16 @@ log = logging.getLogger("ivr.sip.transport")
 
 Address = tuple[str, int]
 T = TypeVar("T")
+MAX_DATAGRAM = 65535  # Twisted's default (8192) cuts larger datagrams silently
 PORT_ATTEMPTS = 20  # port 0: how many OS-chosen UDP ports to try for a free TCP twin
+
+
+@dataclass(frozen=True)
+class TcpLimits:
+    max_connections: int = 1000
+    per_source: int = 20
+    message_timeout: float = 10.0  # seconds a started message may take to arrive whole
+    idle_timeout: float = 600.0  # seconds without an octet, on a connection no call uses
 
 
 class _Datagrams(protocol.DatagramProtocol):
@@ -46,19 +63,29 @@ class _Datagrams(protocol.DatagramProtocol):
 class _Stream(protocol.Protocol):
     """One TCP connection, accepted or opened by us; writes wait until it is connected."""
 
-    def __init__(self, owner: SipTransport) -> None:
+    def __init__(self, owner: SipTransport, accepted: bool = False) -> None:
         self.owner = owner
+        self.accepted = accepted
         self.framer = StreamFramer()
         self.peer: Address | None = None
         self.pending: list[bytes] = []
+        self.last_data = owner.clock()
+        self.partial_since: float | None = None  # when the framer began holding a part
+        self._timer: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         address = self.transport.getPeer()  # type: ignore[union-attr]
         self.peer = (address.host, address.port)
+        if self.accepted and not self.owner.admit_connection(self.peer[0]):
+            log.warning("TCP connection from %s refused: connection limit", self.peer[0])
+            self.accepted = False  # never counted
+            self.transport.abortConnection()  # type: ignore[union-attr]
+            return
         self.owner.connections[self.peer] = self
         for data in self.pending:
             self.transport.write(data)  # type: ignore[union-attr]
         self.pending.clear()
+        self._arm()
 
     def send(self, data: bytes) -> None:
         if self.peer is None:
@@ -74,10 +101,48 @@ class _Stream(protocol.Protocol):
             self.transport.loseConnection()  # type: ignore[union-attr]
             return
         assert self.peer is not None
+        now = self.last_data = self.owner.clock()  # CRLF keep-alives count too
+        if not self.framer.holds_partial:
+            self.partial_since = None
+        elif self.partial_since is None or messages:
+            self.partial_since = now
+            self._arm()
         for message in messages:
             self.owner.receive(message, self.peer, "tcp")
 
+    def _arm(self) -> None:
+        limits = self.owner.tcp_limits
+        deadline = self.last_data + limits.idle_timeout
+        if self.partial_since is not None:
+            deadline = min(deadline, self.partial_since + limits.message_timeout)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        delay = max(0.0, deadline - self.owner.clock())
+        self._timer = self.owner.reactor.callLater(delay, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        limits, now = self.owner.tcp_limits, self.owner.clock()
+        if self.partial_since is not None and now - self.partial_since >= limits.message_timeout:
+            why = f"no whole message in {limits.message_timeout:.0f} s"
+        elif now - self.last_data >= limits.idle_timeout:
+            if self.peer is not None and self.owner.ua.has_call_on(self.peer, "tcp"):
+                self.last_data = now  # a call still needs this connection
+                self._arm()
+                return
+            why = f"idle for {limits.idle_timeout:.0f} s"
+        else:
+            self._arm()
+            return
+        log.info("closing TCP connection from %s:%d: %s", *(self.peer or ("?", 0)), why)
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
     def connectionLost(self, reason: Any = None) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self.accepted and self.peer is not None:
+            self.owner.release_connection(self.peer[0])
         if self.peer is not None and self.owner.connections.get(self.peer) is self:
             del self.owner.connections[self.peer]
 
@@ -87,7 +152,7 @@ class _StreamFactory(protocol.Factory):
         self.owner = owner
 
     def buildProtocol(self, addr: Any) -> _Stream:
-        return _Stream(self.owner)
+        return _Stream(self.owner, accepted=True)
 
 
 class _Connector(protocol.ClientFactory):
@@ -114,6 +179,7 @@ class SipTransport:
         on_event: Callable[[Event], None],
         reactor: Any = None,
         clock: Callable[[], float] = time.monotonic,
+        tcp_limits: TcpLimits | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -124,6 +190,8 @@ class SipTransport:
         self.reactor = reactor
         self.clock = clock
         self.connections: dict[Address, _Stream] = {}
+        self.tcp_limits = tcp_limits or TcpLimits()
+        self._accepted: Counter[str] = Counter()  # accepted connections per source address
         self._udp: Any = None
         self._tcp: Any = None
         self._timer: IDelayedCall | None = None
@@ -136,7 +204,9 @@ class SipTransport:
         give "0.0.0.0" to answer on every address while the agent advertises a public one."""
         bind = self.ua.host if interface is None else interface
         for _ in range(PORT_ATTEMPTS if self.ua.port == 0 else 1):
-            udp = self.reactor.listenUDP(self.ua.port, _Datagrams(self), interface=bind)
+            udp = self.reactor.listenUDP(
+                self.ua.port, _Datagrams(self), interface=bind, maxPacketSize=MAX_DATAGRAM
+            )
             port = udp.getHost().port
             try:
                 self._tcp = self.reactor.listenTCP(port, _StreamFactory(self), interface=bind)
@@ -161,6 +231,21 @@ class SipTransport:
                 stream.transport.loseConnection()
         listeners = [port for port in (self._udp, self._tcp) if port is not None]
         return defer.DeferredList([defer.maybeDeferred(port.stopListening) for port in listeners])
+
+    def admit_connection(self, host: str) -> bool:
+        """Count an accepted connection from `host`, unless a limit is reached."""
+        limits = self.tcp_limits
+        if self._accepted.total() >= limits.max_connections:
+            return False
+        if self._accepted[host] >= limits.per_source:
+            return False
+        self._accepted[host] += 1
+        return True
+
+    def release_connection(self, host: str) -> None:
+        self._accepted[host] -= 1
+        if self._accepted[host] <= 0:
+            del self._accepted[host]
 
     def receive(self, data: bytes, source: Address, transport: str) -> None:
         try:
@@ -193,7 +278,8 @@ class SipTransport:
                 try:
                     self.on_event(event)
                 except Exception:
-                    log.exception("event handler failed on %r", event)
+                    # the event's name only: its fields may hold a caller's From or a key
+                    log.exception("event handler failed on %s", type(event).__name__)
         finally:
             self._flushing = False
         self._rearm()

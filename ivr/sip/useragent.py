@@ -22,6 +22,11 @@ Policy, where RFC 3261 leaves a choice:
   (§14.2); one arriving before our 2xx was acknowledged gets 491.
 - Requests in an early dialog (before we answer) get 481: the IVR answers at once.
 - Of several 2xx from a forked outgoing INVITE only the first dialog is kept.
+- Stateless where state buys nothing (RFC 3261 8.2.7): refusals (400-class checks, 405, 501),
+  OPTIONS and other requests outside a dialog, and 503s are answered without a transaction,
+  so a flood of them costs no memory. A new INVITE first asks `admission` (the process's
+  call cap and per-source rate) and is refused 503 + Retry-After before any state exists;
+  the transaction and call tables are capped (MAX_TRANSACTIONS, MAX_CALLS) the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import logging
 import re
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +59,7 @@ from ivr.sip.events import (
     Reinvite,
 )
 from ivr.sip.message import (
+    REASON_PHRASES,
     Headers,
     Request,
     Response,
@@ -88,9 +95,15 @@ DTMF_SIGNALS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15, in order
 _DTMF_RELAY_SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _DTMF_RELAY_DURATION = re.compile(r"^\s*duration\s*=\s*([0-9]+)\s*$", re.IGNORECASE | re.MULTILINE)
 MAX_REASON = 100  # longest parser reason we echo in a 400 Reason-Phrase
+# Backstops whatever the admission settings say: live transactions (a call holds 1-3) and calls.
+MAX_TRANSACTIONS = 20_000
+MAX_CALLS = 5_000
+TABLE_FULL_RETRY_AFTER = 5  # seconds, in the 503 of a full table
 
 
 Registry = dict[tuple[str, ...], Any]  # transaction key -> (transaction, call)
+# (source, now) -> None to take a new INVITE, or the Retry-After seconds of its 503.
+Admission = Callable[[tuple[str, int], float], int | None]
 
 
 class CallStateError(Exception):
@@ -201,10 +214,18 @@ class _Call:
 
 
 class UserAgent:
-    def __init__(self, *, host: str, port: int, user_agent: str = "ivr12333") -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user_agent: str = "ivr12333",
+        admission: Admission | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.user_agent = user_agent
+        self.admission = admission
         self._outbox: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._server_tx: dict[tuple[str, ...], tuple[ServerTransaction, _Call | None]] = {}
@@ -263,6 +284,14 @@ class UserAgent:
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
+
+    def has_call_on(self, flow: tuple[str, int], transport: str) -> bool:
+        """Whether a live call is carried by `flow` (for TCP: the connection to that peer)."""
+        return any(
+            call.transport == transport
+            and flow in (call.flow, call.dialog.flow if call.dialog else None)
+            for call in self._calls.values()
+        )
 
     # ------------------------------------------------------------------ commands: incoming calls
 
@@ -382,20 +411,39 @@ class UserAgent:
         if known is not None:
             known[0].receive(request, now)  # a retransmission
             return
+        refusal = self._refusal(request)
+        if refusal is not None:
+            self._send_stateless(refusal, source, transport)
+            return
+        method, new = request.method, request.to_tag is None
+        if new and method not in ("INVITE", "CANCEL"):
+            self._answer_stateless(request, 200 if method == "OPTIONS" else 481, source, transport)
+            return
+        if not new and method != "CANCEL" and self._dialog_call(request) is None:
+            self._answer_stateless(request, 481, source, transport)
+            return
+        retry_after = self._busy(source, now) if new and method == "INVITE" else None
+        if retry_after is None and len(self._server_tx) >= MAX_TRANSACTIONS:
+            retry_after = TABLE_FULL_RETRY_AFTER
+        if retry_after is not None:
+            extra = (("Retry-After", str(retry_after)),)
+            self._answer_stateless(request, 503, source, transport, extra)
+            return
         on_deadline = functools.partial(self._schedule, self._server_tx, key)
         tx = ServerTransaction(request, source, transport, self._outbox.append, now, on_deadline)
         self._server_tx[key] = (tx, None)
-        refusal = self._refusal(request)
-        if refusal is not None:
-            tx.respond(refusal, now)
-        elif request.method == "CANCEL":
+        if method == "CANCEL":
             self._receive_cancel(tx, now)
-        elif request.to_tag is None and request.method == "INVITE":
+        elif new:
             self._receive_invite(tx, source, transport, now)
-        elif request.to_tag is None:
-            self._reply(tx, 200 if request.method == "OPTIONS" else 481, now)
         else:
             self._receive_in_dialog(tx, now)
+
+    def _busy(self, source: tuple[str, int], now: float) -> int | None:
+        """The Retry-After of a 503 for a new INVITE, or None to take it."""
+        if len(self._calls) >= MAX_CALLS:
+            return TABLE_FULL_RETRY_AFTER
+        return self.admission(source, now) if self.admission is not None else None
 
     def _refusal(self, request: Request) -> Response | None:
         """§8.2.1 method inspection, then the header checks of ivr.sip.validation."""
@@ -464,12 +512,14 @@ class UserAgent:
         elif before is P.BYE_AFTER_ACK:
             self._send_bye(call, now)
 
+    def _dialog_call(self, request: Request) -> _Call | None:
+        call = self._dialogs.get((request.call_id, request.to_tag or "", request.from_tag or ""))
+        return call if call is not None and call.dialog is not None else None
+
     def _receive_in_dialog(self, tx: ServerTransaction, now: float) -> None:
         request = tx.request
-        call = self._dialogs.get((request.call_id, request.to_tag or "", request.from_tag or ""))
-        if call is None or call.dialog is None:
-            self._reply(tx, 481, now)
-            return
+        call = self._dialog_call(request)
+        assert call is not None and call.dialog is not None  # checked before the tx existed
         if not call.dialog.accepts_cseq(request):
             self._reply(tx, 500, now, reason="Server Internal Error (CSeq out of order)")
             return
@@ -705,6 +755,27 @@ class UserAgent:
         response.headers.add("Server", self.user_agent)
         tx.respond(response, now)
 
+    def _answer_stateless(
+        self,
+        request: Request,
+        status: int,
+        source: tuple[str, int],
+        transport: str,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        response = make_response(request, status, to_tag=request.to_tag or new_tag())
+        if request.method == "OPTIONS" and status == 200:
+            response.headers.add("Allow", ALLOW)
+            response.headers.add("Accept", ACCEPT)
+        for name, value in extra:
+            response.headers.add(name, value)
+        self._send_stateless(response, source, transport)
+
+    def _send_stateless(self, response: Response, source: tuple[str, int], transport: str) -> None:
+        """A response that needs no transaction: sent once, to where the request came from."""
+        response.headers.add("Server", self.user_agent)
+        self._outbox.append(Outgoing(response.serialize(), source, transport))
+
     def _refuse_unparsable(
         self, error: SipParseError, source: tuple[str, int], transport: str
     ) -> None:
@@ -718,7 +789,7 @@ class UserAgent:
         with contextlib.suppress(ValueError):  # a broken Via: the reply still goes to the source
             self._stamp_via(request, source)
         reason = re.sub(r"[\x00-\x1f\x7f]", " ", error.reason)[:MAX_REASON]
-        phrase = reason if error.status != 400 else f"Bad Request ({reason})"
+        phrase = f"{REASON_PHRASES.get(error.status, 'Error')} ({reason})"
         response = make_response(request, error.status, phrase)
         self._outbox.append(Outgoing(response.serialize(), source, transport))
 

@@ -97,3 +97,45 @@ def test_messages_framed_before_the_loss_are_handed_over():
     with pytest.raises(FramingError) as caught:
         StreamFramer().feed(ONE + THREE + bad)
     assert caught.value.messages == [ONE, THREE]
+
+
+class _CountingSearch:
+    """Wraps the framer's blank-line pattern and counts the octets it is asked to look at."""
+
+    def __init__(self, pattern) -> None:
+        self.pattern = pattern
+        self.octets = 0
+
+    def search(self, buffer, pos=0, endpos=None):
+        end = len(buffer) if endpos is None else min(endpos, len(buffer))
+        self.octets += max(0, end - pos)
+        return self.pattern.search(buffer, pos, end)
+
+
+def test_a_header_trickled_byte_by_byte_is_scanned_in_linear_time(monkeypatch):
+    from ivr.sip import parser
+
+    counting = _CountingSearch(parser._HEADER_END)
+    monkeypatch.setattr(parser, "_HEADER_END", counting)
+    slow = ONE.replace(b"CSeq:", b"X-Filler: " + b"x" * 8000 + b"\r\nCSeq:")
+    framer = StreamFramer()
+    got = [frame for byte in slow for frame in framer.feed(bytes([byte]))]
+    assert got == [slow]
+    assert counting.octets < 5 * len(slow)  # rescanning from the start: ~len**2 / 2
+
+
+def test_the_header_is_read_once_however_the_body_is_cut(monkeypatch):
+    from ivr.sip import parser
+
+    calls = []
+    real = parser.split_datagram
+    monkeypatch.setattr(parser, "split_datagram", lambda data: calls.append(1) or real(data))
+    body = b"v=0\r\n" * 2000
+    whole = message("segments", body)
+    framer = StreamFramer()
+    head = len(whole) - len(body)
+    got = framer.feed(whole[:head])
+    for start in range(head, len(whole), 10):
+        got += framer.feed(whole[start : start + 10])
+    assert got == [whole]
+    assert len(calls) == 1

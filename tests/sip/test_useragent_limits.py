@@ -1,0 +1,113 @@
+"""What a hostile or careless peer cannot make the user agent keep: state, time, memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.sip import useragent
+from ivr.sip.events import IncomingCall
+from ivr.sip.message import Response, parse_message
+from ivr.sip.parser import MAX_HEADER_LINES, MAX_MESSAGE_BYTES
+from ivr.sip.useragent import UserAgent
+from tests.sip.sip_core_helpers import IVR, OFFER, PEER, request
+
+
+def sent(ua: UserAgent, data: bytes, source=PEER, now: float = 0.0) -> list[Response]:
+    ua.receive(data, source, "udp", now)
+    return [parse_message(out.data) for out in ua.datagrams_to_send()]  # type: ignore[misc]
+
+
+def holds_nothing(ua: UserAgent) -> bool:
+    return ua.get_timer() is None and ua.next_event() is None
+
+
+def invite(**fields) -> bytes:
+    return request("INVITE", body=OFFER, content_type="application/sdp", **fields)
+
+
+def test_options_probes_are_answered_without_a_transaction():
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    for n in range(50):
+        (ok,) = sent(ua, request("OPTIONS", branch=f"z9hG4bK-probe-{n}", call_id=f"p{n}"))
+        assert ok.status == 200
+        assert "INVITE" in (ok.headers.get("Allow") or "")
+    assert holds_nothing(ua)
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (request("REGISTER"), 405),
+        (request("FROBNICATE"), 501),
+        (request("BYE", to_tag="nobody"), 481),
+        (request("MESSAGE"), 405),
+        (request("INVITE", extra=("Require: 100rel-please",)), 420),
+        (request("OPTIONS", extra=("Max-Forwards: 999",)), 400),
+    ],
+    ids=["register", "unknown-method", "bye-no-dialog", "message", "require", "max-forwards"],
+)
+def test_refusals_leave_no_state_behind(data, status):
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    (response,) = sent(ua, data)
+    assert response.status == status
+    assert holds_nothing(ua)
+
+
+def test_an_invite_refused_by_admission_gets_503_with_retry_after_and_costs_nothing():
+    asked = []
+
+    def admission(source, now):
+        asked.append((source, now))
+        return 7
+
+    ua = UserAgent(host=IVR[0], port=IVR[1], admission=admission)
+    (busy,) = sent(ua, invite(), now=3.0)
+    assert busy.status == 503
+    assert busy.headers.get("Retry-After") == "7"
+    assert busy.to_tag
+    assert asked == [(PEER, 3.0)]
+    assert holds_nothing(ua)
+
+
+def test_an_admitted_invite_becomes_a_call():
+    ua = UserAgent(host=IVR[0], port=IVR[1], admission=lambda source, now: None)
+    (trying,) = sent(ua, invite())
+    assert trying.status == 100
+    assert isinstance(ua.next_event(), IncomingCall)
+
+
+def test_in_dialog_requests_are_not_asked_about_admission():
+    ua = UserAgent(host=IVR[0], port=IVR[1], admission=lambda source, now: 5)
+    (response,) = sent(ua, request("BYE", to_tag="gone"))
+    assert response.status == 481
+
+
+def test_full_tables_refuse_new_work_with_503(monkeypatch):
+    monkeypatch.setattr(useragent, "MAX_CALLS", 2)
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    for n in range(2):
+        assert sent(ua, invite(call_id=f"c{n}", branch=f"z9hG4bK-{n}"))[0].status == 100
+    (busy,) = sent(ua, invite(call_id="c9", branch="z9hG4bK-9"))
+    assert (busy.status, busy.headers.get("Retry-After")) == (503, "5")
+    monkeypatch.setattr(useragent, "MAX_TRANSACTIONS", 2)
+    (busy,) = sent(ua, request("CANCEL", call_id="c8", branch="z9hG4bK-8"))
+    assert busy.status == 503
+
+
+def test_a_datagram_of_thousands_of_tiny_headers_is_refused_unread():
+    flood = tuple(f"X-{n}: y" for n in range(1570))
+    (response,) = sent(UserAgent(host=IVR[0], port=IVR[1]), request("OPTIONS", extra=flood))
+    assert response.status == 400
+    assert f"more than {MAX_HEADER_LINES} header lines" in response.reason
+
+
+def test_a_message_over_the_size_limit_gets_513():
+    body = b"v=0\r\n" + b"a=x\r\n" * (MAX_MESSAGE_BYTES // 5)
+    data = request("INVITE", body=body, content_type="application/sdp")
+    assert len(data) > MAX_MESSAGE_BYTES
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    (response,) = sent(ua, data)
+    assert response.status == 513
+    assert response.reason.startswith("Message Too Large")
+    assert response.call_id == "call-1@192.0.2.10"
+    assert holds_nothing(ua)
