@@ -34,6 +34,7 @@ import jinja2
 import jinja2.meta
 import jinja2.nodes
 import yaml
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ivr.config import PROJECT_ROOT, Config
 from ivr.masking import mask_id_number
@@ -284,6 +285,12 @@ def parse_prompt(prompt_id: str, template: str, source: str = "<string>") -> Pro
         output.nodes = [
             marked for node in output.nodes if (marked := _mark(node, texts, where)) is not None
         ]
+    forbidden = next(iter(tree.find_all(_FORBIDDEN_NODES)), None)
+    if forbidden is not None:
+        raise PromptError(
+            f"{where}, line {forbidden.lineno}: prompts may not access attributes or items, "
+            f"call anything, import or define macros ({type(forbidden).__name__})"
+        )
     readouts = list(tree.find_all(jinja2.nodes.Filter))
     unknown = {node.name for node in readouts if node.name not in _ENVIRONMENT.filters}
     unknown |= {
@@ -345,7 +352,20 @@ def _readout_marker(kind: str) -> Callable[..., str]:
     return mark
 
 
-_ENVIRONMENT = jinja2.Environment(autoescape=False, keep_trailing_newline=False)
+# Supervisors edit prompt files: a template is data, never code. Validation refuses these nodes
+# at load; the sandbox is the second wall should one slip through.
+_FORBIDDEN_NODES = (
+    jinja2.nodes.Getattr,
+    jinja2.nodes.Getitem,
+    jinja2.nodes.Call,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
+    jinja2.nodes.Include,
+    jinja2.nodes.Extends,
+    jinja2.nodes.Macro,
+    jinja2.nodes.CallBlock,
+)
+_ENVIRONMENT = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 _ENVIRONMENT.filters.update({kind: _readout_marker(kind) for kind in READOUTS})
 
 

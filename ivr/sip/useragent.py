@@ -94,6 +94,7 @@ NOT_ALLOWED = frozenset(
 DTMF_SIGNALS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15, in order
 _DTMF_RELAY_SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _DTMF_RELAY_DURATION = re.compile(r"^\s*duration\s*=\s*([0-9]+)\s*$", re.IGNORECASE | re.MULTILINE)
+_LINE_BREAKING = re.compile(r"[\x00\r\n]")
 MAX_REASON = 100  # longest parser reason we echo in a 400 Reason-Phrase
 # Backstops whatever the admission settings say: live transactions (a call holds 1-3) and calls.
 MAX_TRANSACTIONS = 20_000
@@ -379,7 +380,9 @@ class UserAgent:
         request_headers = Headers()
         request_headers.add("Via", self._via(transport))
         request_headers.add("Max-Forwards", "70")
-        request_headers.add("From", f"<sip:{from_user}@{self._sent_by}>;tag={local_tag}")
+        # from_user is escaped as a URI user part: whatever it holds stays inside the URI
+        caller_uri = SipUri(user=from_user, host=self.host, port=self.port)
+        request_headers.add("From", f"<{caller_uri}>;tag={local_tag}")
         request_headers.add("To", f"<{target}>")
         request_headers.add("Call-ID", call_id)
         request_headers.add("CSeq", "1 INVITE")
@@ -387,6 +390,8 @@ class UserAgent:
         request_headers.add("Allow", ALLOW)
         request_headers.add("User-Agent", self.user_agent)
         for name, value in (headers or {}).items():
+            if _LINE_BREAKING.search(name + value):
+                raise ValueError(f"header {name[:30]!r} would break the message's lines")
             request_headers.add(name, value)
         request_headers.add("Content-Type", SDP)
         request = Request("INVITE", target, request_headers, sdp)

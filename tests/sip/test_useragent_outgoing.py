@@ -182,3 +182,15 @@ def test_cancelled_call_without_final_response_is_dropped_after_64_t1(ua: UserAg
     assert events(ua) == [OutgoingRinging(call), CallEnded(call, "cancelled")]
     ua.receive(response_to(invite, 487), PEER, "udp", 40.0)  # far too late: a stray
     assert ua.datagrams_to_send() == [] and events(ua) == []
+
+
+def test_a_from_user_with_line_breaks_stays_inside_the_from_uri(ua: UserAgent) -> None:
+    ua.invite(AGENT, OFFER, now=0.0, from_user="1\r\nCall-Info: <sip:x>;answer-after=0")
+    ((invite, _),) = sent_requests(ua)
+    assert "Call-Info" not in invite.headers
+    assert invite.headers.get("From").startswith("<sip:1%0D%0ACall-Info")
+
+
+def test_extra_header_values_cannot_break_lines(ua: UserAgent) -> None:
+    with pytest.raises(ValueError):
+        ua.invite(AGENT, OFFER, now=0.0, headers={"X-IVR-Case": "42\r\nCall-Info: x"})
