@@ -45,11 +45,13 @@ class PacingClock:
         monotonic: Callable[[], float] = time.monotonic,
         interval: float = FRAME_INTERVAL,
         max_burst: int = MAX_BURST,
+        on_failure: Callable[[PacedStream], None] | None = None,
     ) -> None:
         self._reactor = reactor
         self._monotonic = monotonic
         self._interval = interval
         self._max_burst = max_burst
+        self._on_failure = on_failure
         self._streams: dict[PacedStream, None] = {}  # insertion-ordered set
         self._hooks: list[Callable[[], None]] = []
         self._call: IDelayedCall | None = None
@@ -83,6 +85,14 @@ class PacingClock:
             self._call.cancel()
             self._call = None
 
+    def _failed(self, stream: PacedStream) -> None:
+        """A stream that cannot send is dropped at its first failure, logged once (not 50
+        tracebacks a second), and handed to `on_failure` (the app ends its call)."""
+        log.exception("media stream failed; it gets no more frames")
+        self.unregister(stream)
+        if self._on_failure is not None:
+            self._on_failure(stream)
+
     def _schedule(self) -> None:
         deadline = self._t0 + (self.frames + 1) * self._interval
         self._call = self._reactor.callLater(max(0.0, deadline - self._monotonic()), self._tick)
@@ -104,7 +114,7 @@ class PacingClock:
                 try:
                     stream.send_frames(count, skipped)
                 except Exception:
-                    log.exception("media stream failed; it stays registered")
+                    self._failed(stream)
             for hook in self._hooks:
                 try:
                     hook()

@@ -789,7 +789,7 @@ class UserAgent:
         log.info("unparsable message from %s:%d: %s", *source, error.reason)
         if error.status is None or request is None or request.method == "ACK":
             return
-        if "Via" not in request.headers:
+        if not request.headers.get_all("Via"):  # absent, or present but empty
             return
         with contextlib.suppress(ValueError):  # a broken Via: the reply still goes to the source
             self._stamp_via(request, source)

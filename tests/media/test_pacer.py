@@ -131,6 +131,27 @@ def test_a_failing_stream_does_not_stop_the_others():
     assert len(healthy.calls) == 2
 
 
+def test_a_failing_stream_is_dropped_once_and_reported(caplog):
+    class Broken:
+        attempts = 0
+
+        def send_frames(self, count: int, skipped: int) -> None:
+            self.attempts += 1
+            raise OSError("no route")
+
+    reactor = Clock()
+    failed = []
+    pacing = PacingClock(reactor, monotonic=reactor.seconds, on_failure=failed.append)
+    pacing.start()
+    broken = Broken()
+    pacing.register(broken)
+    for _ in range(50):
+        reactor.advance(FRAME_INTERVAL)
+    assert broken.attempts == 1
+    assert failed == [broken]
+    assert len([r for r in caplog.records if r.name == "ivr.media.pacer"]) == 1
+
+
 def test_stop_cancels_the_timer():
     reactor = Clock()
     pacing = started(reactor)

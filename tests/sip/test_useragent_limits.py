@@ -111,3 +111,12 @@ def test_a_message_over_the_size_limit_gets_513():
     assert response.reason.startswith("Message Too Large")
     assert response.call_id == "call-1@192.0.2.10"
     assert holds_nothing(ua)
+
+
+def test_a_request_with_an_empty_via_is_dropped_not_raised():
+    data = request("OPTIONS").replace(
+        b"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-peer-1;rport", b"Via: "
+    )
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    assert sent(ua, data) == []
+    assert holds_nothing(ua)
