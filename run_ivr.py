@@ -5,8 +5,10 @@
                                               # consoles on http://127.0.0.1:8080/
     python run_ivr.py --sip-host 0.0.0.0 --sip-port 5070 --rtp-ports 30000-30999
     IVR_DATABASE_URL=postgresql://... IVR_REDIS_URL=redis://... python run_ivr.py
+    python run_ivr.py --nodes 2               # Kamailio on :5060, IVR nodes on :5061 and :5062
 
-SIGINT/SIGTERM end every call politely (BYE) and exit.
+SIGTERM drains: new calls and OPTIONS probes get 503, calls in progress finish (at most
+`call.drain_timeout` seconds, then BYE), then exit. SIGINT ends every call at once (BYE).
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--web-host", help="web console bind address (IVR_WEB_HOST)")
     parser.add_argument("--web-port", type=int, help="web console port, 0: any (IVR_WEB_PORT)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="run N IVR processes on the next N SIP ports behind Kamailio on --sip-port",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,6 +65,10 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"run_ivr: {error}", file=sys.stderr)
         return 2
+    if args.nodes:
+        from ivr.nodes import run_nodes
+
+        return run_nodes(config, args.nodes, args.config, args.log_level)
     return run(config, log_level=args.log_level)
 
 

@@ -7,6 +7,7 @@ call uses, so a call reaches nothing global.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -20,7 +21,7 @@ from typing import Any
 
 from twisted.internet import task
 from twisted.internet.defer import Deferred
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, ReactorNotRunning
 
 from ivr import logs
 from ivr.actions.base import ActionRequest, ActionResult
@@ -54,6 +55,7 @@ from ivr.workers import BlockingPool
 log = logging.getLogger("ivr.app")
 
 SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
+DRAIN_CHECK = 0.5  # seconds between looks, while draining, for the last call to end
 LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
 
 
@@ -76,6 +78,7 @@ class IvrApp:
         call_settings = config.section("call")
         self.media_host = config.sip.advertised_host
         self.media_timeout = float(call_settings.get("media_timeout", 60))
+        self.drain_timeout = float(call_settings.get("drain_timeout", 600))
         self.recordings_dir: Path | None = (
             config.store.data_dir / "recordings" if call_settings.get("record") else None
         )
@@ -137,6 +140,35 @@ class IvrApp:
         self._housekeeping.start(5.0, now=False)
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
         log.info("IVR ready")
+
+    def drain(self) -> None:
+        """SIGTERM: take no new call (INVITEs and OPTIONS probes get 503, so a dispatcher such
+        as Kamailio sends new calls to other nodes), let the calls in progress finish, then
+        stop. Calls still up after `call.drain_timeout` seconds get a BYE. A second SIGTERM
+        stops at once."""
+        if self.draining:
+            self.stop_reactor()
+            return
+        self.draining = True
+        self.ua.draining = True
+        deadline = self.monotonic() + self.drain_timeout
+        log.info("draining: %d call(s) in progress, no new calls", len(self.calls))
+
+        def check() -> None:
+            if not self.calls and not self.offers:
+                log.info("drained: every call has ended")
+                self.stop_reactor()
+            elif self.monotonic() >= deadline:
+                log.info("drain timeout: %d call(s) still up", len(self.calls))
+                self.stop_reactor()
+            else:
+                self.reactor.callLater(DRAIN_CHECK, check)
+
+        check()
+
+    def stop_reactor(self) -> None:
+        with contextlib.suppress(ReactorNotRunning):  # already stopping
+            self.reactor.stop()
 
     def stop(self) -> Deferred[None]:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
@@ -386,8 +418,8 @@ def run(config: Config, log_level: str = "INFO") -> int:
     # call's RTP stopped that long. Frozen, they are never walked again.
     gc.freeze()
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)
-    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
-    signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(reactor.stop))
+    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(app.drain))
+    signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(app.stop_reactor))
     reactor.run(installSignalHandlers=False)
     return 0
 

@@ -239,6 +239,9 @@ class UserAgent:
         self._dialogs: dict[tuple[str, str, str], _Call] = {}
         # (Call-ID, From tag, CSeq) of each live incoming call: spots merged requests (§8.2.2.2)
         self._origins: dict[tuple[str, str, int], _Call] = {}
+        # A node shutting down gracefully: OPTIONS outside a dialog get 503, so a dispatcher
+        # probing it (Kamailio's dispatcher) sends it no new calls while its calls finish.
+        self.draining = False
 
     # ------------------------------------------------------------------ aioquic-style I/O
 
@@ -422,7 +425,8 @@ class UserAgent:
             return
         method, new = request.method, request.to_tag is None
         if new and method not in ("INVITE", "CANCEL"):
-            self._answer_stateless(request, 200 if method == "OPTIONS" else 481, source, transport)
+            status = (503 if self.draining else 200) if method == "OPTIONS" else 481
+            self._answer_stateless(request, status, source, transport)
             return
         if not new and method != "CANCEL" and self._dialog_call(request) is None:
             self._answer_stateless(request, 481, source, transport)
@@ -750,6 +754,10 @@ class UserAgent:
         )
         method = request.method
         if method == "INVITE" and 100 < status < 300:
+            # §12.1.1: the route set of a proxy that record-routed (Kamailio) goes back to the
+            # caller, so its ACK, re-INVITEs and BYE pass through the same proxy.
+            for route in request.headers.get_all("Record-Route"):
+                response.headers.add("Record-Route", route)
             response.headers.add("Contact", self._contact(tx.transport))
         if method in ("INVITE", "OPTIONS") and 200 <= status < 300:
             response.headers.add("Allow", ALLOW)

@@ -75,7 +75,7 @@ def storage(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str | 
 
 
 def stop_cleanly(server: IvrProcess) -> None:
-    """Every test's server must exit 0 on SIGTERM and never have logged a traceback."""
+    """Every test's server must exit 0 on SIGINT and never have logged a traceback."""
     code = server.stop()
     log = server.log()
     assert code == 0, log[-3000:]

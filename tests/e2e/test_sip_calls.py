@@ -202,7 +202,7 @@ def test_unknown_dialog_gets_481_and_register_405(ivr: IvrProcess) -> None:
     )
 
 
-@pytest.mark.parametrize("signal_name", ["SIGTERM"])
+@pytest.mark.parametrize("signal_name", ["SIGINT"])
 def test_shutdown_says_bye_to_every_caller(
     signal_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -249,6 +249,35 @@ def test_options_answered_200_with_allow_and_accept(phone: Phone) -> None:
     assert "application/sdp" in (ok.headers.get("Accept") or "")
 
 
+def test_a_draining_agent_answers_options_503_so_a_dispatcher_stops_sending_calls(
+    ua: UserAgent, phone: Phone
+) -> None:
+    _, tag = phone.answered_call()
+    ua.draining = True
+    assert only(phone.send(request("OPTIONS", branch="z9hG4bK-probe", call_id="p"))).status == 503
+    keepalive = request("OPTIONS", branch="z9hG4bK-keepalive", cseq=2, to_tag=tag)
+    assert only(phone.send(keepalive)).status == 200  # the call in progress carries on
+
+
+def test_record_route_of_the_invite_comes_back_in_the_200_and_routes_our_bye(
+    ua: UserAgent, phone: Phone
+) -> None:
+    routes = ("Record-Route: <sip:192.0.2.50;lr;ftag=x>", "Record-Route: <sip:192.0.2.51;lr>")
+    incoming = phone.call(extra=routes)
+    ua.answer(incoming.call, ANSWER, now=0.0)
+    ok = only(ua.datagrams_to_send())
+    assert ok.headers.get_all("Record-Route") == [
+        "<sip:192.0.2.50;lr;ftag=x>",
+        "<sip:192.0.2.51;lr>",
+    ]
+    phone.send(request("ACK", branch="z9hG4bK-ack", to_tag=ok.to_tag), now=0.1)
+    ua.hangup(incoming.call, now=1.0)
+    (out,) = ua.datagrams_to_send()
+    bye = parse_message(out.data)
+    assert bye.headers.get_all("Route") == ["<sip:192.0.2.50;lr;ftag=x>", "<sip:192.0.2.51;lr>"]
+    assert out.destination == PEER  # back the way the INVITE came: the proxy
+
+
 @pytest.mark.parametrize("method", ["REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE"])
 def test_known_unsupported_methods_get_405_with_allow(phone: Phone, method: str) -> None:
     refusal = only(phone.send(request(method)))
