@@ -64,11 +64,11 @@ def plan_nodes(count: int, front_port: int, rtp_low: int, rtp_high: int) -> list
     slices (RTP on even ports, RTCP reserved on the odd one above)."""
     if count < 1:
         raise ValueError("--nodes needs at least 1 node")
-    width = (rtp_high - rtp_low + 1) // count
+    first = rtp_low + rtp_low % 2
+    width = (rtp_high - first + 1) // count
     width -= width % 2
     if width < 2:
         raise ValueError(f"RTP range {rtp_low}-{rtp_high} is too small for {count} nodes")
-    first = rtp_low + rtp_low % 2
     return [
         NodePlan(k + 1, front_port + k + 1, first + k * width, first + (k + 1) * width - 1)
         for k in range(count)

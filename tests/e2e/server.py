@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ivr.config import StoreSettings
 from ivr.store.db import Database, open_database
@@ -118,8 +119,15 @@ def start_ivr(
     return server
 
 
+class Dialled(Protocol):
+    """What a phone dials: an IVR node, or a front door (Kamailio) before several nodes."""
+
+    @property
+    def target(self) -> str: ...
+
+
 def call(
-    server: IvrProcess,
+    server: Dialled,
     steps: list[dict[str, object]],
     *,
     record: Path | None = None,
