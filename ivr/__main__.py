@@ -6,6 +6,7 @@ import importlib
 import sys
 
 COMMANDS = {
+    "agents": ("ivr.agents.cli", "agents' SIP accounts: add, passwd, disable, enable, list"),
     "db": ("ivr.store.cli", "database: upgrade, seed-demo, counter operations"),
     "menus": ("ivr.menus.cli", "menus: validate, publish, history, rollback"),
     "prompts": ("ivr.media.prompts_cli", "prompt recordings: build, check"),

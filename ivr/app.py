@@ -28,6 +28,8 @@ from ivr.actions.base import ActionRequest, ActionResult
 from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
+from ivr.agents.registrar import RegistrarSettings, Reply
+from ivr.agents.registration import Registration
 from ivr.agents.transfer import AgentLeg, AgentSettings
 from ivr.call import Call, CallInfo
 from ivr.config import Config
@@ -41,7 +43,15 @@ from ivr.menus.publishing import MenuFollower, MenuSync, configured_menu_file
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
 from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
-from ivr.sip.events import CallConfirmed, CallEnded, CallHandle, Event, IncomingCall
+from ivr.sip.events import (
+    CallConfirmed,
+    CallEnded,
+    CallHandle,
+    Event,
+    IncomingCall,
+    RegisterReceived,
+    RequestHandle,
+)
 from ivr.sip.message import Request
 from ivr.sip.sdp import NoCommonCodec, build_offer, negotiate
 from ivr.sip.transport import SipTransport
@@ -111,9 +121,19 @@ class IvrApp:
         self.inband = InbandDtmfBank()
         self.pacer.add_tick_hook(self._detect_inband)
         self.ua = UserAgent(
-            host=config.sip.advertised_host, port=config.sip.port, user_agent=config.sip.user_agent
+            host=config.sip.advertised_host,
+            port=config.sip.port,
+            user_agent=config.sip.user_agent,
+            registrar=True,
         )
         self.sip = SipTransport(self.ua, self._sip_event, reactor=reactor, clock=self.monotonic)
+        self.registration = Registration.build(
+            RegistrarSettings.from_section(config.section("agents")),
+            self.action_context.db,
+            self.action_context.redis,
+            self.db_pool.run,
+            self._respond,
+        )
         self.agent_settings = AgentSettings.from_section(config.section("agents"))
         self.calls: dict[CallHandle, Call] = {}
         self.legs: dict[CallHandle, AgentLeg] = {}
@@ -193,12 +213,20 @@ class IvrApp:
         if isinstance(event, IncomingCall):
             self._incoming(event)
             return
+        if isinstance(event, RegisterReceived):
+            self.registration.receive(event)
+            return
         if event.call in self.offers:
             self._offer_answered(event)
             return
         handler = self.calls.get(event.call) or self.legs.get(event.call)
         if handler is not None:
             handler.on_sip(event)
+
+    def _respond(self, handle: RequestHandle, reply: Reply) -> None:
+        self.sip.command(
+            lambda ua, now: ua.respond(handle, reply.status, now, reply.reason, reply.headers)
+        )
 
     def _incoming(self, event: IncomingCall) -> None:
         if self.draining:

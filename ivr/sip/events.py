@@ -104,6 +104,25 @@ class OutgoingFailed:
     reason: str
 
 
+@dataclass(frozen=True)
+class RequestHandle:
+    """Names one request outside any call that the UA passed up for an answer (REGISTER)."""
+
+    key: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegisterReceived:
+    """A REGISTER (when the UA was made with `registrar=True`): answer it with
+    `UserAgent.respond`. `source` is where it came from, for the registrar's rate limit and for
+    reaching a phone behind NAT."""
+
+    handle: RequestHandle
+    request: Request
+    source: tuple[str, int]
+    transport: str
+
+
 Event = (
     IncomingCall
     | CallConfirmed
@@ -114,4 +133,5 @@ Event = (
     | OutgoingRinging
     | OutgoingAnswered
     | OutgoingFailed
+    | RegisterReceived
 )

@@ -56,7 +56,9 @@ from ivr.sip.events import (
     OutgoingAnswered,
     OutgoingFailed,
     OutgoingRinging,
+    RegisterReceived,
     Reinvite,
+    RequestHandle,
 )
 from ivr.sip.message import (
     REASON_PHRASES,
@@ -222,8 +224,11 @@ class UserAgent:
         port: int,
         user_agent: str = "ivr12333",
         admission: Admission | None = None,
+        registrar: bool = False,
     ) -> None:
+        """`registrar`: pass REGISTER up as `RegisterReceived` instead of refusing it (405)."""
         self.host = host
+        self.registrar = registrar
         self.port = port
         self.user_agent = user_agent
         self.admission = admission
@@ -242,6 +247,7 @@ class UserAgent:
         # A node shutting down gracefully: OPTIONS outside a dialog get 503, so a dispatcher
         # probing it (Kamailio's dispatcher) sends it no new calls while its calls finish.
         self.draining = False
+        self._requests: dict[RequestHandle, ServerTransaction] = {}  # awaiting `respond`
 
     # ------------------------------------------------------------------ aioquic-style I/O
 
@@ -364,6 +370,20 @@ class UserAgent:
         if pending is not None:
             self._reply(pending[1], status, now)
 
+    def respond(
+        self,
+        handle: RequestHandle,
+        status: int,
+        now: float,
+        reason: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """The final answer to a request passed up outside a call (`RegisterReceived`)."""
+        tx = self._requests.pop(handle, None)
+        if tx is None:
+            return
+        self._reply(tx, status, now, reason, extra=headers)
+
     # ------------------------------------------------------------------ commands: outgoing calls
 
     def invite(
@@ -424,11 +444,12 @@ class UserAgent:
             self._send_stateless(refusal, source, transport)
             return
         method, new = request.method, request.to_tag is None
-        if new and method not in ("INVITE", "CANCEL"):
+        register = method == "REGISTER" and self.registrar  # answered by the TU, statefully
+        if new and method not in ("INVITE", "CANCEL") and not register:
             status = (503 if self.draining else 200) if method == "OPTIONS" else 481
             self._answer_stateless(request, status, source, transport)
             return
-        if not new and method != "CANCEL" and self._dialog_call(request) is None:
+        if not new and method != "CANCEL" and not register and self._dialog_call(request) is None:
             self._answer_stateless(request, 481, source, transport)
             return
         retry_after = self._busy(source, now) if new and method == "INVITE" else None
@@ -443,6 +464,10 @@ class UserAgent:
         self._server_tx[key] = (tx, None)
         if method == "CANCEL":
             self._receive_cancel(tx, now)
+        elif register:
+            handle = RequestHandle(key)
+            self._requests[handle] = tx
+            self._events.append(RegisterReceived(handle, request, source, transport))
         elif new:
             self._receive_invite(tx, source, transport, now)
         else:
@@ -457,6 +482,8 @@ class UserAgent:
     def _refusal(self, request: Request) -> Response | None:
         """§8.2.1 method inspection, then the header checks of ivr.sip.validation."""
         method = request.method
+        if method == "REGISTER" and self.registrar:
+            return check_request(request, to_tag=request.to_tag or new_tag())
         if method in NOT_ALLOWED or method not in ALLOW.split(", "):
             response = make_response(
                 request, 405 if method in NOT_ALLOWED else 501, to_tag=new_tag()

@@ -134,13 +134,25 @@ def _find(session: Session, username: str) -> User:
     return row
 
 
-def set_password(db: Database, username: str, password: str, *, by: str, now: dt.datetime) -> None:
+def set_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    by: str,
+    now: dt.datetime,
+    session: Session | None = None,
+) -> None:
+    """`session`: change it in that open transaction (an agent's SIP digests change with it)."""
     check_password_rules(password)
-    with db.transaction() as session:
-        row = _find(session, username)
-        row.password_hash = hash_password(password)
-        row.updated_at = now
-        record_change(session, at=now, username=by, action="user.passwd", target=username)
+    if session is None:
+        with db.transaction() as own:
+            set_password(db, username, password, by=by, now=now, session=own)
+        return
+    row = _find(session, username)
+    row.password_hash = hash_password(password)
+    row.updated_at = now
+    record_change(session, at=now, username=by, action="user.passwd", target=username)
 
 
 def set_disabled(db: Database, username: str, disabled: bool, *, by: str, now: dt.datetime) -> None:

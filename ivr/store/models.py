@@ -21,8 +21,10 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -267,3 +269,72 @@ class MenuDraft(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("menu", "author", name="uq_menu_draft_menu_author"),)
+
+
+class AgentCredential(Base):
+    """An agent's SIP credential, beside its console account (`users`, role `agent`): the
+    registrar checks REGISTERs against these digests; the digest username is the user's name,
+    and disabling the user disables the phone too.
+
+    Only HA1 values are kept (H(username:realm:password) for MD5 and for SHA-256, RFC 8760),
+    never the password; they are bound to `realm`, so changing the realm needs new passwords.
+    """
+
+    __tablename__ = "agent_credential"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    realm: Mapped[str] = mapped_column(String(64))
+    ha1_md5: Mapped[str] = mapped_column(String(32))
+    ha1_sha256: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class QueueLogEntry(Base):
+    """One event of a caller in an agent queue, like Asterisk's `queue_log`.
+
+    `event`: enter, offer, no_answer, connect (wait_s), abandon (position, wait_s), exit_menu,
+    transfer (detail: where to), complete (talk_s), callback_requested, callback_done. Numbers
+    appear masked (`ivr.masking`) except the caller's own number, needed to call back.
+    """
+
+    __tablename__ = "queue_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[str] = mapped_column(Text, index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    agent: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[int | None] = mapped_column(Integer)
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    node: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackRequest(Base):
+    """A caller who asked to be called back instead of waiting; agents work the list."""
+
+    __tablename__ = "callback_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str] = mapped_column(String(32))
+    window: Mapped[str] = mapped_column(String(32))  # when the caller wants the call, as chosen
+    call_id: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending | calling | done | failed
+    agent: Mapped[str | None] = mapped_column(String(32))
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class CallNote(Base):
+    """What an agent wrote about a call, kept with the call record (by SIP Call-ID)."""
+
+    __tablename__ = "call_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(Text, index=True)
+    agent: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,4 +1,5 @@
-"""An agent's desk phone for end-to-end tests: PJSIP's pjsua2, registered nowhere, just listening.
+"""An agent's desk phone for end-to-end tests: PJSIP's pjsua2, listening, and registered with
+digest authentication when `--registrar` is given.
 
 It waits for the IVR's transfer INVITE on `--port`, rings (180), and answers after
 `--answer-after` seconds (never with `--never-answer`). Once answered it records what it hears
@@ -6,6 +7,11 @@ and plays `--play` (the agent's greeting) into the call; it stays until the far 
 or `--timeout` passes.
 
     python agent_phone.py --port 5070 --record agent_heard.wav --play hello.wav --timeout 60
+    python agent_phone.py --port 5070 --registrar sip:127.0.0.1:5060 --user 1001 --password s
+
+With `--registrar` the phone registers first (`listening` is printed once the registrar said
+200, `registration failed` otherwise) and un-registers (Expires: 0) before it exits; the report
+gets `registrations`: every registration status the phone saw, in order.
 
 stdout: first the line `listening` once the port is bound, then, at the end, a JSON report:
 the INVITEs received (with their X-IVR-Call header), whether the call was answered and how it
@@ -33,6 +39,10 @@ class AgentAccount(pj.Account):
     def __init__(self) -> None:
         super().__init__()
         self.incoming: list[tuple[TrackedCall, dict[str, Any]]] = []
+        self.registrations: list[dict[str, Any]] = []
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        self.registrations.append({"code": prm.code, "expiration": prm.expiration})
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         call = TrackedCall(self, prm.callId)
@@ -56,7 +66,17 @@ class AgentPhone:
             "pjsua2-agent-e2e", pj.PJSIP_TRANSPORT_UDP, args.port
         )
         self.account = AgentAccount()
-        self.account.create(account_config(f"sip:agent@127.0.0.1:{args.port}", transport_id))
+        if args.registrar:
+            config = account_config(f"sip:{args.user}@127.0.0.1", transport_id)
+            config.regConfig.registrarUri = args.registrar
+            config.regConfig.timeoutSec = args.expires
+            config.regConfig.retryIntervalSec = 0  # a refusal is final: tests want to see it
+            config.sipConfig.authCreds.append(
+                pj.AuthCredInfo("digest", "*", args.user, 0, args.password)
+            )
+            self.account.create(config)
+        else:
+            self.account.create(account_config(f"sip:agent@127.0.0.1:{args.port}", transport_id))
         self.recorder: pj.AudioMediaRecorder | None = None
         self.player: pj.AudioMediaPlayer | None = None
         self.t0 = time.monotonic()
@@ -120,6 +140,24 @@ class AgentPhone:
             self.player.startTransmit(audio)
             self.note(f"playing {self.args.play}")
 
+    def register(self) -> bool:
+        """Wait for the registrar's final answer; True when it was 200."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            self.endpoint.libHandleEvents(10)
+            if self.account.registrations:
+                code = self.account.registrations[-1]["code"]
+                self.note(f"registration: {code}")
+                return bool(code == 200)
+        return False
+
+    def unregister(self) -> None:
+        seen = len(self.account.registrations)
+        self.account.setRegistration(False)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(self.account.registrations) == seen:
+            self.endpoint.libHandleEvents(10)
+
     def pump(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -139,17 +177,28 @@ def main() -> int:
     parser.add_argument("--record", help="WAV of what the agent hears")
     parser.add_argument("--play", help="WAV the agent says once answered")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--registrar", help="register there first, e.g. sip:127.0.0.1:5060")
+    parser.add_argument("--user", default="agent", help="the agent's user name (and AOR user)")
+    parser.add_argument("--password", default="", help="the agent's SIP password")
+    parser.add_argument("--expires", type=int, default=300, help="registration interval (s)")
     args = parser.parse_args()
     # pjlib prints on stdout whenever it likes: keep stdout for our own lines (see
     # scripted_caller.py).
     report_out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     phone = AgentPhone(args)
-    print("listening", file=report_out, flush=True)
-    try:
-        report = phone.run()
-    finally:
-        phone.close()
+    if args.registrar and not phone.register():
+        print("registration failed", file=report_out, flush=True)
+        report: dict[str, Any] = {"invites": [], "answered": False}
+    else:
+        print("listening", file=report_out, flush=True)
+        try:
+            report = phone.run()
+        finally:
+            if args.registrar:
+                phone.unregister()
+    report["registrations"] = phone.account.registrations
+    phone.close()
     if args.record and os.path.exists(args.record):
         with wave.open(args.record) as recording:
             report["recording_seconds"] = recording.getnframes() / recording.getframerate()

@@ -10,6 +10,7 @@ from ivr.sip.events import (
     CallEnded,
     DtmfInfo,
     IncomingCall,
+    RegisterReceived,
     Reinvite,
 )
 from ivr.sip.message import Request, Response, parse_message
@@ -561,3 +562,20 @@ def test_bye_before_the_ack_stops_the_200_retransmissions(ua: UserAgent, phone: 
     while (deadline := ua.get_timer()) is not None:
         ua.handle_timer(deadline)
     assert ua.datagrams_to_send() == [] and phone.events() == []
+
+
+def test_registrar_ua_passes_register_up_and_sends_the_answer_once() -> None:
+    ua = UserAgent(host=IVR[0], port=IVR[1], registrar=True)
+    phone = Phone(ua)
+    assert phone.send(request("REGISTER")) == []
+    (event,) = phone.events()
+    assert isinstance(event, RegisterReceived) and event.source == PEER
+    ua.respond(event.handle, 401, 0.0, headers=(("WWW-Authenticate", 'Digest realm="r"'),))
+    challenge = only(ua.datagrams_to_send())
+    assert challenge.status == 401
+    assert challenge.headers.get("WWW-Authenticate") == 'Digest realm="r"'
+    retransmitted = only(phone.send(request("REGISTER"), now=T1))
+    assert retransmitted.status == 401 and phone.events() == []
+    ua.respond(event.handle, 200, 0.0)  # answered already: nothing more goes out
+    assert ua.datagrams_to_send() == []
+
