@@ -26,7 +26,9 @@ Policy, where RFC 3261 leaves a choice:
   OPTIONS and other requests outside a dialog, and 503s are answered without a transaction,
   so a flood of them costs no memory. A new INVITE first asks `admission` (the process's
   call cap and per-source rate) and is refused 503 + Retry-After before any state exists;
-  the transaction and call tables are capped (MAX_TRANSACTIONS, MAX_CALLS) the same way.
+  the transaction and call tables are capped (MAX_TRANSACTIONS, MAX_CALLS) the same way, and
+  so are the calls from one address still waiting for the ACK of our 2xx
+  (MAX_UNCONFIRMED_PER_SOURCE): a spoofed source, which never ACKs, cannot fill the IVR.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import itertools
 import logging
 import re
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +103,9 @@ MAX_REASON = 100  # longest parser reason we echo in a 400 Reason-Phrase
 # Backstops whatever the admission settings say: live transactions (a call holds 1-3) and calls.
 MAX_TRANSACTIONS = 20_000
 MAX_CALLS = 5_000
+# Incoming calls from one address not yet confirmed by an ACK: a source that never ACKs (a
+# spoofed address) holds at most this many calls, each for 64*T1, instead of its whole rate.
+MAX_UNCONFIRMED_PER_SOURCE = 32
 TABLE_FULL_RETRY_AFTER = 5  # seconds, in the 503 of a full table
 
 
@@ -186,6 +191,7 @@ CALL_TABLE: dict[Phase, dict[In, Phase]] = {
     P.ENDED: {},
 }
 COMMANDS = frozenset({In.RING, In.ANSWER, In.REJECT, In.HANGUP})
+UNCONFIRMED = frozenset({P.OFFERED, P.ANSWERED, P.BYE_AFTER_ACK})  # incoming, no ACK yet
 
 
 @dataclass(eq=False)
@@ -244,6 +250,7 @@ class UserAgent:
         self._dialogs: dict[tuple[str, str, str], _Call] = {}
         # (Call-ID, From tag, CSeq) of each live incoming call: spots merged requests (§8.2.2.2)
         self._origins: dict[tuple[str, str, int], _Call] = {}
+        self._unconfirmed: Counter[str] = Counter()  # source host -> incoming calls not ACKed
         # A node shutting down gracefully: OPTIONS outside a dialog get 503, so a dispatcher
         # probing it (Kamailio's dispatcher) sends it no new calls while its calls finish.
         self.draining = False
@@ -477,6 +484,8 @@ class UserAgent:
         """The Retry-After of a 503 for a new INVITE, or None to take it."""
         if len(self._calls) >= MAX_CALLS:
             return TABLE_FULL_RETRY_AFTER
+        if self._unconfirmed[source[0]] >= MAX_UNCONFIRMED_PER_SOURCE:
+            return TABLE_FULL_RETRY_AFTER
         return self.admission(source, now) if self.admission is not None else None
 
     def _refusal(self, request: Request) -> Response | None:
@@ -503,6 +512,7 @@ class UserAgent:
         handle = CallHandle(request.call_id, new_tag())
         call = _Call(handle, request, tx, source, transport, P.OFFERED)
         self._calls[handle] = call
+        self._unconfirmed[source[0]] += 1
         self._origins[origin] = call
         self._server_tx[server_key(request)] = (tx, call)
         self._reply(tx, 100, now)  # at once: some phones wait for it
@@ -674,6 +684,11 @@ class UserAgent:
         next_phase = CALL_TABLE[call.phase].get(event)
         if next_phase is None:
             return call.phase
+        if call.phase in UNCONFIRMED and next_phase not in UNCONFIRMED:
+            host = call.flow[0]
+            self._unconfirmed[host] -= 1
+            if self._unconfirmed[host] <= 0:
+                del self._unconfirmed[host]
         call.phase = next_phase
         if next_phase is P.ENDED:
             self._calls.pop(call.handle, None)

@@ -120,3 +120,36 @@ def test_a_request_with_an_empty_via_is_dropped_not_raised():
     ua = UserAgent(host=IVR[0], port=IVR[1])
     assert sent(ua, data) == []
     assert holds_nothing(ua)
+
+
+def test_a_source_that_never_acks_holds_a_bounded_number_of_calls(monkeypatch):
+    monkeypatch.setattr(useragent, "MAX_UNCONFIRMED_PER_SOURCE", 3)
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    for n in range(3):
+        assert sent(ua, invite(call_id=f"s{n}", branch=f"z9hG4bK-s{n}"))[0].status == 100
+        call = ua.next_event()
+        ua.answer(call.call, b"", 0.0)
+        ua.datagrams_to_send()
+    (busy,) = sent(ua, invite(call_id="s9", branch="z9hG4bK-s9"))
+    assert busy.status == 503
+    other = ("192.0.2.99", 5060)
+    assert sent(ua, invite(call_id="o1", branch="z9hG4bK-o1"), source=other)[0].status == 100
+    ua.next_event()
+    # the ACK timeout (64*T1) ends the unconfirmed calls and frees their places
+    ua.handle_timer(40.0)
+    ua.datagrams_to_send()
+    assert sent(ua, invite(call_id="s10", branch="z9hG4bK-s10"), now=40.0)[0].status == 100
+
+
+def test_acked_calls_do_not_count_against_their_source(monkeypatch):
+    monkeypatch.setattr(useragent, "MAX_UNCONFIRMED_PER_SOURCE", 2)
+    ua = UserAgent(host=IVR[0], port=IVR[1])
+    for n in range(5):
+        sent(ua, invite(call_id=f"a{n}", branch=f"z9hG4bK-a{n}"))
+        call = ua.next_event()
+        ua.answer(call.call, b"", 0.0)
+        (ok,) = [parse_message(o.data) for o in ua.datagrams_to_send()]
+        ack = request("ACK", call_id=f"a{n}", branch=f"z9hG4bK-ack{n}", to_tag=ok.to_tag)
+        assert sent(ua, ack) == []
+        ua.next_event()
+    assert sent(ua, invite(call_id="a9", branch="z9hG4bK-a9"))[0].status == 100
