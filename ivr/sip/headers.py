@@ -207,17 +207,24 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` field by one, kept where the first one was (else appended)."""
+        self.set_all(name, [value])
+
+    def set_all(self, name: str, values: list[str]) -> None:
+        """Replace every `name` field by one field per value, kept where the first one was
+        (else appended). One field per value: joining them with commas would let a `<` or
+        `"` in one value swallow the values after it when the list is split again."""
         key = _key(name)
+        new = [(canonical_name(name), value) for value in values]
         replaced: list[tuple[str, str]] = []
         placed = False
         for field in self._fields:
             if field[0].lower() != key:
                 replaced.append(field)
             elif not placed:
-                replaced.append((canonical_name(name), value))
+                replaced += new
                 placed = True
         if not placed:
-            replaced.append((canonical_name(name), value))
+            replaced += new
         self._fields = replaced
 
     def remove(self, name: str) -> None:

@@ -858,7 +858,7 @@ class UserAgent:
         via.params["received"] = source[0]
         if asked_rport:
             via.params["rport"] = str(source[1])
-        request.headers.set("Via", ", ".join([str(via), *vias[1:]]))
+        request.headers.set_all("Via", [str(via), *vias[1:]])
 
     @property
     def _sent_by(self) -> str:

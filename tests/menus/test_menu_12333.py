@@ -56,9 +56,7 @@ def test_seed_path_reports_a_temporary_loss(tree: MenuTree, catalog: PromptCatal
     """信息查询 1 → 社保卡查询 1 → 社保卡挂失 2 → ID then # → 1 confirm / 2 re-enter."""
     call = FakeCall(tree)
     call.start()
-    assert said(call, catalog).startswith(
-        "您好，欢迎致电12333人力资源和社会保障咨询服务热线。"
-    )
+    assert said(call, catalog).startswith("您好，欢迎致电12333人力资源和社会保障咨询服务热线。")
     call.press("1")
     assert "社保卡状态、挂失和制卡进度，请按1" in said(call, catalog)
     call.press("1")

@@ -153,3 +153,12 @@ def test_acked_calls_do_not_count_against_their_source(monkeypatch):
         assert sent(ua, ack) == []
         ua.next_event()
     assert sent(ua, invite(call_id="a9", branch="z9hG4bK-a9"))[0].status == 100
+
+
+def test_a_stray_angle_bracket_in_one_via_does_not_swallow_the_others():
+    data = request(
+        "OPTIONS", branch="<z9hG4bK-odd", extra=("Via: SIP/2.0/UDP 192.0.2.77;branch=z9hG4bK-2",)
+    )
+    (ok,) = sent(UserAgent(host=IVR[0], port=IVR[1]), data)
+    assert ok.status == 200
+    assert len(ok.headers.get_all("Via")) == 2
