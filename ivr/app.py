@@ -58,6 +58,7 @@ from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail, record_call
+from ivr.store.menu_nudge import NudgeListener
 from ivr.store.migrate import upgrade
 from ivr.web.services import WebServices
 from ivr.workers import BlockingPool
@@ -143,6 +144,10 @@ class IvrApp:
         self._housekeeping.clock = reactor
         self._lapse_sweeper = task.LoopingCall(self._record_lapses)
         self._lapse_sweeper.clock = reactor
+        # A publication elsewhere is polled for at once (the 5 s poll stays the safety net).
+        self.menu_nudges = NudgeListener(
+            self.action_context.redis, lambda _menu: reactor.callFromThread(self._poll_menu)
+        )
 
     # --- start and stop --------------------------------------------------------------------
 
@@ -159,6 +164,7 @@ class IvrApp:
         self.pacer.start()
         self._housekeeping.start(5.0, now=False)
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
+        self.menu_nudges.start()
         log.info("IVR ready")
 
     def drain(self) -> None:
@@ -193,6 +199,7 @@ class IvrApp:
     def stop(self) -> Deferred[None]:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
         self.draining = True
+        self.menu_nudges.stop()
         for loop in (self._housekeeping, self._lapse_sweeper):
             if loop.running:
                 loop.stop()

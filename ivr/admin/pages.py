@@ -4,15 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ivr.actions.registry import action_outcomes
+from ivr.actions.settings import parse_action_settings
 from ivr.admin.changes import ChangeLogPages
+from ivr.admin.menu_pages import MenuPages
+from ivr.admin.menu_work import MenuWork
+from ivr.admin.sandbox import Sandbox
+from ivr.admin.simulator_pages import SimulatorPages
+from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from ivr.menus.publishing import configured_menu_file
 from ivr.web.server import WebConsole
+from ivr.work_calendar import configured_calendar
 
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = ("supervisor",)
 
 
 class SupervisorConsole:
+    """Built before the reactor runs: reading the prompt catalog and the menu file blocks."""
+
     def __init__(self, console: WebConsole) -> None:
+        services = console.services
         console.add_templates(HERE / "templates")
         console.add_static("admin", HERE / "static")
+        catalog = PromptCatalog.from_settings(PromptSettings.from_config(services.config))
+        work = MenuWork(
+            services.db,
+            services.redis,
+            configured_menu_file(services.config),
+            set(catalog.ids()),
+            action_outcomes(),
+        )
+        self.menus = MenuPages(console, SUPERVISOR, work)
+        calendar = configured_calendar(services.config)
+        sandbox = Sandbox(
+            services.config.store.data_dir / "sandbox",
+            parse_action_settings(services.config.section("actions"), calendar),
+            services.wallclock,
+        )
+        self.simulator = SimulatorPages(console, SUPERVISOR, work, catalog, sandbox, calendar)
         self.changes = ChangeLogPages(console, SUPERVISOR)

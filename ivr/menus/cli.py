@@ -3,7 +3,8 @@
     validate FILE [--prompts P]   check a file: `FILE: OK ...` or one `FILE:LINE: problem` a line;
                                   prompt ids against P (default: the NAME.prompts.yaml beside it)
     publish FILE                  check it as the server does (its prompt catalog and actions),
-                                  then make it the live version: every node takes it within 5 s
+                                  then make it the live version: every node is nudged through
+                                  Redis and takes it at once (its 5 s poll is the safety net)
     history [--menu NAME]         the published versions, newest first
     rollback VERSION [--menu NAME]  publish an earlier version's text again
 
@@ -26,8 +27,10 @@ from ivr.menus.loader import parse_menu_text
 from ivr.menus.publishing import configured_menu_file
 from ivr.menus.validate import check_menu_text
 from ivr.store.db import Database, open_database
+from ivr.store.menu_nudge import nudge_nodes
 from ivr.store.menu_versions import live_publication, publications, publish
 from ivr.store.migrate import upgrade
+from ivr.store.redis_state import open_redis
 
 
 def prompt_ids(path: Path) -> set[str]:
@@ -121,7 +124,8 @@ def _publish(config: Config, db: Database, text: str, source: str) -> int:
         print(f"menu {tree.name} version {tree.version} is already live")
         return 0
     publish(db, tree.name, tree.version, text, source, dt.datetime.now(dt.UTC))
-    print(f"menu {tree.name} version {tree.version} published: every node takes it within 5 s")
+    nudge_nodes(open_redis(config.store), tree.name)
+    print(f"menu {tree.name} version {tree.version} published: every node takes it at once")
     return 0
 
 

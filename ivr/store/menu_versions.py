@@ -20,19 +20,38 @@ class Publication:
     text: str
     source: str
     published_at: dt.datetime
+    author: str | None = None  # the console user who published; None: a file or a command
+    message: str | None = None
+    id: int = 0  # the publication's number: the same version can be published more than once
 
 
 def _publication(row: MenuPublication) -> Publication:
-    return Publication(row.version, row.text, row.source, row.published_at)
+    return Publication(
+        row.version, row.text, row.source, row.published_at, row.author, row.message, row.id
+    )
 
 
 def publish(
-    db: Database, menu: str, version: str, text: str, source: str, now: dt.datetime
+    db: Database,
+    menu: str,
+    version: str,
+    text: str,
+    source: str,
+    now: dt.datetime,
+    *,
+    author: str | None = None,
+    message: str | None = None,
 ) -> Publication:
     """Make `text` the live version of `menu` (already validated by the caller)."""
     with db.transaction() as session:
         row = MenuPublication(
-            menu=menu, version=version, text=text, source=source, published_at=now
+            menu=menu,
+            version=version,
+            text=text,
+            source=source,
+            published_at=now,
+            author=author,
+            message=message,
         )
         session.add(row)
         session.flush()
@@ -67,6 +86,12 @@ def publications(db: Database, menu: str, limit: int | None = None) -> list[Publ
     )
     with db.reading() as session:
         return [_publication(row) for row in session.scalars(query)]
+
+
+def publication(db: Database, publication_id: int) -> Publication | None:
+    with db.reading() as session:
+        row = session.get(MenuPublication, publication_id)
+        return None if row is None else _publication(row)
 
 
 def was_published(db: Database, menu: str, version: str) -> bool:

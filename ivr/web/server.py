@@ -51,6 +51,7 @@ LOGIN_COOKIE = "ivr_login"  # double-submit token of the login form (there is no
 SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # how times are shown; the service's own zone
 ROLE_NAMES = {"agent": "坐席", "supervisor": "班长"}
+MAX_JSON_BYTES = 1_000_000
 LOGIN_FAILURES_ALLOWED = 10  # per username and per address, in LOGIN_WINDOW_S
 LOGIN_WINDOW_S = 900
 SECURITY_HEADERS = {
@@ -133,7 +134,11 @@ class WebConsole:
                     return self.error(
                         request, user, 403, "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"
                     )
-                return self._respond(request, await handler(request, user, **kwargs))
+                try:
+                    result = await handler(request, user, **kwargs)
+                except BadRequest as error:
+                    return self.error(request, user, 400, str(error))
+                return self._respond(request, result)
 
             name = f"{handler.__module__}.{handler.__qualname__}"
             self.app.route(path, methods=list(methods), endpoint=name)(endpoint)
@@ -318,6 +323,24 @@ class WebConsole:
         )
         environment.filters["localtime"] = _localtime
         return environment
+
+
+class BadRequest(ValueError):
+    """A request body that is not what the page takes; answered 400 with the message."""
+
+
+def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """The request's JSON object body (raises BadRequest)."""
+    body = request.content.read(limit + 1) if request.content is not None else b""
+    if len(body) > limit:
+        raise BadRequest("请求内容过大")
+    try:
+        value = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("请求内容不是有效的 JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("请求内容须为 JSON 对象")
+    return value
 
 
 class QuietSite(Site):

@@ -88,7 +88,7 @@ def test_publish_makes_a_version_live_and_history_lists_it(
     assert menus(config_file, "publish", str(MENU_12333)) == 0
     first = load_menu(MENU_12333).version
     assert capsys.readouterr().out == (
-        f"menu 12333 version {first} published: every node takes it within 5 s\n"
+        f"menu 12333 version {first} published: every node takes it at once\n"
     )
     assert menus(config_file, "publish", str(MENU_12333)) == 0
     assert capsys.readouterr().out == f"menu 12333 version {first} is already live\n"
