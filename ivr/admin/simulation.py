@@ -95,6 +95,7 @@ class Simulation:
 
     def prompt_finished(self, play_id: int, fast: bool) -> None:
         if self.playing is not None and self.playing.play_id == play_id:
+            self.playing = None
             self._event(PromptFinished(play_id), fast)
 
     def wait_out(self, fast: bool) -> None:
@@ -121,8 +122,9 @@ class Simulation:
         for _ in range(MAX_AUTO_STEPS):
             if not fast or self.playing is None or self.ended:
                 return
+            finished, self.playing = self.playing.play_id, None
             self.clock += 0.5
-            self._apply(self.run.handle(PromptFinished(self.playing.play_id), self.clock))
+            self._apply(self.run.handle(PromptFinished(finished), self.clock))
         self._note("system", "（连续播放过多，已停止自动播放）")
 
     def _apply(self, commands: list[Command]) -> None:

@@ -34,6 +34,7 @@ def test_a_simulated_temporary_loss_is_recorded_in_the_sandbox(tmp_path: Path) -
     for key in "112" + DEMO_PEOPLE[0].id_number + "#1":
         sim.key(key, fast=True)
     texts = [entry["text"] for entry in sim.log]
+    assert not any("已停止自动播放" in text for text in texts)
     assert "业务 temporary_loss → reported（演练数据）" in texts
     assert sim.node_path[:6] == ["main", "query", "card_query", "loss_id", "loss_confirm",
                                  "loss_report"]  # fmt: skip

@@ -23,7 +23,7 @@
 
   function showProblems(problems) {
     for (const line of marked) {
-      editor.removeLineClass(line, "background", "problem-line");
+      editor.removeLineClass(line, "wrap", "problem-line");
       editor.setGutterMarker(line, "problem-gutter", null);
     }
     marked = [];
@@ -31,7 +31,7 @@
     list.replaceChildren();
     for (const problem of problems) {
       const line = Math.max(problem.line - 1, 0);
-      editor.addLineClass(line, "background", "problem-line");
+      editor.addLineClass(line, "wrap", "problem-line");
       editor.setGutterMarker(line, "problem-gutter", el("span", {class: "problem-marker", title: problem.message}, "●"));
       marked.push(line);
       const item = el("li", {"data-line": String(problem.line)}, problem.text);

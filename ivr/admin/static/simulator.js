@@ -30,7 +30,7 @@
     playing.replaceChildren();
     if (audio) { audio.pause(); audio = null; }
     if (state.playing) {
-      playing.append(el("span", {class: "speaker"}, "🔊 "), state.playing.text);
+      playing.append(el("span", {class: "speaker"}, "正在播放："), state.playing.text);
       if (!fast()) {
         const playId = state.playing.play_id;
         audio = new Audio(state.playing.audio);
