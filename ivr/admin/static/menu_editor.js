@@ -104,10 +104,14 @@
     if (reply.data.tree) renderTree(reply.data.tree);
   }
 
+  let savedGeneration = editor.changeGeneration();
   async function saveDraft() {
+    const generation = editor.changeGeneration();
     const reply = await post("/admin/menus/draft", {text: editor.getValue()});
     const state = document.getElementById("draft-state");
     if (reply.ok) {
+      savedGeneration = generation;
+      state.dataset.dirty = editor.isClean(savedGeneration) ? "0" : "1";
       state.textContent = "草稿已保存 " + new Date(reply.data.saved_at).toLocaleTimeString("zh-CN", {hour12: false});
       state.className = "badge ok";
     } else {
@@ -119,6 +123,7 @@
   const checkSoon = debounce(check, 350);
   const saveSoon = debounce(saveDraft, 1200);
   editor.on("change", (cm, change) => {
+    document.getElementById("draft-state").dataset.dirty = "1";
     if (change.origin === "setValue") return;
     document.getElementById("check-state").textContent = "检查中…";
     checkSoon();
@@ -162,6 +167,15 @@
       result.textContent = reply.data.error + (reply.data.problems && reply.data.problems.length ? "：\n" + reply.data.problems.join("\n") : "");
       result.className = "small error-text";
     }
+  });
+  // Leaving the page within the autosave's pause still keeps the last keystrokes.
+  window.addEventListener("pagehide", () => {
+    if (editor.isClean(savedGeneration)) return;
+    fetch("/admin/menus/draft", {
+      method: "POST", keepalive: true, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": window.ivr.csrf},
+      body: JSON.stringify({text: editor.getValue()}),
+    });
   });
   check();
 })();
