@@ -140,6 +140,7 @@ class IvrApp:
         self.legs: dict[CallHandle, AgentLeg] = {}
         self.offers: dict[CallHandle, PendingOffer] = {}  # delayed offers awaiting their ACK
         self.draining = False
+        self.heard: Counter[str] = Counter()  # keys and intents since the consoles last took them
         self._housekeeping = task.LoopingCall(self._sweep)
         self._housekeeping.clock = reactor
         self._lapse_sweeper = task.LoopingCall(self._record_lapses)
@@ -351,6 +352,14 @@ class IvrApp:
             lambda failure: call.log.error("CDR not written: %s", failure.type.__name__)
         )
 
+    def note_heard(self, what: str) -> None:
+        """A key ("按键 1", "按键 •" for a typed digit) or an intent heard, for the dashboard."""
+        self.heard[what] += 1
+
+    def _take_heard(self) -> Counter[str]:
+        taken, self.heard = self.heard, Counter()
+        return taken
+
     def console_services(self) -> WebServices:
         """What the web consoles may use of this process (they never see the app itself)."""
         ctx = self.action_context
@@ -361,7 +370,8 @@ class IvrApp:
             pool=self.db_pool,
             node=f"{self.config.sip.advertised_host}:{self.config.sip.port}",
             wallclock=self.wallclock,
-            calls_now=lambda: Counter(call.run.node.id for call in self.calls.values()),
+            calls_now=lambda: Counter(call.run.node.label for call in self.calls.values()),
+            take_heard=self._take_heard,
         )
 
     # --- periodic work ---------------------------------------------------------------------

@@ -239,6 +239,7 @@ class Call:
         # Keys typed into a collect may be an ID number or a PIN: never log those digits.
         shown = "•" if self.run.node.kind is Kind.COLLECT and digit.isdigit() else digit
         self.log.info("key %s (%s)", shown, source)
+        self.services.note_heard(f"按键 {shown}")
         self._feed(menu.DigitPressed(digit), now)
 
     def _reinvite(self, offer: bytes) -> None:
@@ -275,6 +276,7 @@ class Call:
             return
         if isinstance(event, speech.IntentHeard):
             self.log.info("heard intent %s (%.2f)", event.intent, event.confidence)
+            self.services.note_heard(f"意图 {event.intent}")
             self._feed(menu.IntentHeard(event.intent, event.text), self.services.monotonic())
         elif isinstance(event, speech.Transcript):
             self.services.transcript(self, event.text)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ivr.actions.registry import action_outcomes
 from ivr.actions.settings import parse_action_settings
+from ivr.admin.cdr_pages import CdrPages
 from ivr.admin.changes import ChangeLogPages
+from ivr.admin.dashboard_pages import DashboardPages
 from ivr.admin.menu_pages import MenuPages
 from ivr.admin.menu_work import MenuWork
 from ivr.admin.sandbox import Sandbox
@@ -43,4 +46,7 @@ class SupervisorConsole:
             services.wallclock,
         )
         self.simulator = SimulatorPages(console, SUPERVISOR, work, catalog, sandbox, calendar)
+        zone = ZoneInfo(str(services.config.section("actions").get("timezone", "Asia/Shanghai")))
+        self.dashboard = DashboardPages(console, SUPERVISOR, work.menu, zone)
+        self.cdr = CdrPages(console, SUPERVISOR, zone)
         self.changes = ChangeLogPages(console, SUPERVISOR)

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from klein import Klein
+from twisted.internet import task
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request, Site
@@ -89,6 +90,7 @@ class WebConsole:
         self._template_dirs: list[Path] = [HERE / "templates"]
         self.templates = self._environment()
         self.lifetime = dt.timedelta(hours=settings.session_hours)
+        self._periodic: list[tuple[float, Callable[[], object]]] = []
         self.add_static("web", HERE / "static")
         self._routes()
 
@@ -106,6 +108,11 @@ class WebConsole:
             _secure(request)
             request.setHeader(b"Cache-Control", b"max-age=3600")
             return File(str(directory))
+
+    def every(self, seconds: float, job: Callable[[], object]) -> None:
+        """Run `job` on the reactor every `seconds` once the server listens (it must not block:
+        hand blocking work to `services.pool`)."""
+        self._periodic.append((seconds, job))
 
     def add_nav(self, title: str, href: str, roles: Sequence[str]) -> None:
         self.nav.append(NavLink(title, href, tuple(roles)))
@@ -203,6 +210,12 @@ class WebConsole:
             self.settings.port, site, interface=self.settings.host
         )
         log.info("web console on http://%s:%d/", self.settings.host, port.getHost().port)
+        for seconds, job in self._periodic:
+            loop = task.LoopingCall(job)
+            loop.clock = reactor
+            loop.start(seconds, now=True).addErrback(
+                lambda failure: log.error("periodic console job stopped: %s", failure.value)
+            )
         return port
 
     # --- login, logout, home ----------------------------------------------------------------

@@ -31,4 +31,6 @@ class WebServices:
     pool: BlockingPool  # every SQL, Redis, TTS or audio job of a request runs here
     node: str = "ivr"  # this process's name in shared figures (hostname:port)
     wallclock: Callable[[], dt.datetime] = _utc_now
-    calls_now: Callable[[], Mapping[str, int]] = _no_calls  # this node's calls per menu node
+    calls_now: Callable[[], Mapping[str, int]] = _no_calls  # this node's calls per node label
+    # Keys and intents heard since the last call (the counts are handed over and reset).
+    take_heard: Callable[[], Mapping[str, int]] = _no_calls

@@ -1,0 +1,172 @@
+"""The live dashboard and Prometheus /metrics, from the same figures."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from twisted.web.server import Request
+
+from ivr.admin.figures import (
+    LIVE_REPORT_S,
+    Figures,
+    Totals,
+    add_heard,
+    figures,
+    report_live_calls,
+    totals,
+)
+from ivr.store.web_sessions import SessionUser
+from ivr.web.server import JsonResponse, WebConsole
+
+log = logging.getLogger("ivr.admin")
+
+ACTION_NAMES = {"card_query": "社保卡查询", "temporary_loss": "临时挂失", "pin_change": "修改密码"}
+
+
+class DashboardPages:
+    def __init__(
+        self, console: WebConsole, roles: Sequence[str], menu: str, zone: ZoneInfo
+    ) -> None:
+        self.console = console
+        self.menu = menu
+        self.zone = zone
+        services = console.services
+        console.add_nav("实时看板", "/admin/dashboard", roles)
+        console.page("/admin/dashboard", roles=roles)(self.dashboard)
+        console.page("/admin/dashboard/figures", roles=roles)(self.figures_json)
+        console.app.route("/metrics", methods=["GET"], endpoint="metrics")(self.metrics)
+        console.every(LIVE_REPORT_S, self._report_live_calls)
+        self._reporting = False
+        self._services = services
+
+    def _report_live_calls(self) -> None:
+        """On the reactor: read this node's calls (cheap), write them to Redis on the pool."""
+        if self._reporting:
+            return
+        self._reporting = True
+        services = self._services
+        calls = dict(services.calls_now())
+        heard = dict(services.take_heard())
+        day = services.wallclock().astimezone(self.zone).date().isoformat()
+
+        def report() -> None:
+            report_live_calls(services.redis, services.node, calls)
+            add_heard(services.redis, day, heard)
+
+        def done(_: object) -> None:
+            self._reporting = False
+
+        services.pool.run(report).addErrback(
+            lambda failure: log.warning("live figures not reported: %s", failure.type.__name__)
+        ).addBoth(done)
+
+    def _figures(self) -> Figures:
+        services = self._services
+        return figures(services.db, services.redis, self.menu, services.wallclock(), self.zone)
+
+    async def dashboard(self, request: Request, user: SessionUser) -> Any:
+        now = await self.console.blocking(self._figures)
+        return self.console.render(
+            request, user, "admin/dashboard.html", figures=now, action_names=ACTION_NAMES
+        )
+
+    async def figures_json(self, request: Request, user: SessionUser) -> Any:
+        return JsonResponse((await self.console.blocking(self._figures)).as_json())
+
+    async def metrics(self, request: Request) -> Any:
+        """Prometheus text format; a bearer token (web.metrics_token) or a supervisor session."""
+        token = self.console.settings.metrics_token
+        given = request.getHeader("authorization") or ""
+        allowed = bool(token) and secrets.compare_digest(given.encode(), f"Bearer {token}".encode())
+        if not allowed:
+            user = await self.console.current_user(request)
+            allowed = user is not None and user.role == "supervisor"
+        if not allowed:
+            request.setResponseCode(401)
+            request.setHeader(b"WWW-Authenticate", b'Bearer realm="ivr-metrics"')
+            return b"metrics need a bearer token (web.metrics_token) or a supervisor session\n"
+        now, since = await self.console.blocking(
+            lambda: (self._figures(), totals(self._services.db))
+        )
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Snapshot(now, since))
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
+        return generate_latest(registry)
+
+
+class _Snapshot(Collector):
+    """One scrape's figures as Prometheus metric families."""
+
+    def __init__(self, now: Figures, since: Totals) -> None:
+        self.now = now
+        self.since = since
+
+    def collect(self) -> Any:
+        now, since = self.now, self.since
+        active = GaugeMetricFamily(
+            "ivr_calls_active", "Calls in progress, by IVR node", labels=["ivr_node"]
+        )
+        for node, count in now.calls_now_by_ivr_node.items():
+            active.add_metric([node], count)
+        yield active
+        at_node = GaugeMetricFamily(
+            "ivr_menu_node_calls_active", "Calls in progress at each menu node", labels=["node"]
+        )
+        for node, count in now.calls_now_by_menu_node.items():
+            at_node.add_metric([node], count)
+        yield at_node
+        calls = CounterMetricFamily(
+            "ivr_calls", "Finished calls recorded, by outcome", labels=["outcome"]
+        )
+        for outcome, count in since.calls_by_outcome.items():
+            calls.add_metric([outcome], count)
+        yield calls
+        ended = CounterMetricFamily(
+            "ivr_calls_ended", "Finished calls, by how they ended", labels=["end_reason"]
+        )
+        for reason, count in since.calls_by_end_reason.items():
+            ended.add_metric([reason], count)
+        yield ended
+        actions = CounterMetricFamily(
+            "ivr_actions", "Phone actions taken, by outcome", labels=["action", "outcome"]
+        )
+        for (action, outcome), count in since.actions.items():
+            actions.add_metric([action, outcome], count)
+        yield actions
+        yield GaugeMetricFamily("ivr_calls_today", "Calls started today", value=now.calls_today)
+        yield GaugeMetricFamily(
+            "ivr_calls_hung_up_today", "Callers who hung up today", value=now.hung_up_today
+        )
+        reach = GaugeMetricFamily(
+            "ivr_menu_node_reached_today", "Calls that reached a menu node today", labels=["node"]
+        )
+        for node, count in now.reach.items():
+            reach.add_metric([node], count)
+        yield reach
+        drop = GaugeMetricFamily(
+            "ivr_menu_node_drop_off_today", "Callers who hung up at a menu node today",
+            labels=["node"],
+        )  # fmt: skip
+        for node, count in now.drop_off.items():
+            drop.add_metric([node], count)
+        yield drop
+        yield CounterMetricFamily(
+            "ivr_menu_publications", "Menu versions published", value=since.publications
+        )
+        heard = GaugeMetricFamily(
+            "ivr_heard_today", "Keys and speech intents heard today", labels=["what"]
+        )
+        for what, count in now.heard_today.items():
+            heard.add_metric([what], count)
+        yield heard
+        live = GaugeMetricFamily("ivr_menu_live_info", "The live menu version", labels=["version"])
+        live.add_metric([now.live_version or "none"], 1)
+        yield live
