@@ -30,17 +30,19 @@ HEARD_PREFIX = "ivr:heard:"  # + local day: key or intent -> times heard, summed
 HEARD_TTL_S = 8 * 86400
 LIVE_REPORT_S = 2.0
 LIVE_TTL_S = 10
+TOTAL_FIELD = "\x00total"  # a field no menu node label can be
 CALLER_HUNG_UP = frozenset({"bye", "cancelled"})  # the caller left before the IVR ended the call
 
 
 def report_live_calls(client: redis.Redis, node: str, calls: Mapping[str, int]) -> None:
     """This node's calls in progress per menu node (replaces its last report)."""
     key = LIVE_PREFIX + node
+    mapping = {name: int(count) for name, count in calls.items()}
+    mapping[TOTAL_FIELD] = sum(mapping.values())  # so an idle node still shows, with 0 calls
     pipe = client.pipeline(transaction=True)
     pipe.delete(key)
-    if calls:
-        pipe.hset(key, mapping={name: int(count) for name, count in calls.items()})
-        pipe.expire(key, LIVE_TTL_S)
+    pipe.hset(key, mapping=mapping)
+    pipe.expire(key, LIVE_TTL_S)
     pipe.execute()
 
 
@@ -119,7 +121,7 @@ def figures(
     result.heard_today = dict(sorted(counted.items(), key=lambda item: -item[1]))
     by_menu: Counter[str] = Counter()
     for ivr_node, calls in by_ivr.items():
-        result.calls_now_by_ivr_node[ivr_node] = sum(calls.values())
+        result.calls_now_by_ivr_node[ivr_node] = calls.pop(TOTAL_FIELD, sum(calls.values()))
         by_menu.update(calls)
     result.calls_now_by_menu_node = dict(by_menu.most_common())
     result.calls_now = sum(by_menu.values())

@@ -17,6 +17,7 @@ from typing import Any
 from tests.e2e.server import ROOT, IvrProcess
 
 PASSWORD = "console-pass-1"
+METRICS_TOKEN = "metrics-token-for-tests"
 
 
 def add_user(server: IvrProcess, username: str, role: str, name: str = "") -> None:
