@@ -26,6 +26,8 @@ from ivr.menus.schema import (
     GLOBAL_WORDS,
     NODE,
     PROMPT,
+    QUEUE,
+    QUEUE_STRATEGIES,
     VALIDATOR,
     VARIABLE,
     ActionNode,
@@ -41,6 +43,7 @@ from ivr.menus.schema import (
     MenuTree,
     Node,
     PlayNode,
+    QueueSpec,
     TransferNode,
 )
 from ivr.menus.service_hours import ServiceHours
@@ -51,7 +54,13 @@ _REQUIRED: Any = object()
 _TOP = "the menu file"
 _constructor = yaml.constructor.SafeConstructor()
 
-TOP_FIELDS = {"menu", "start", "globals", "intents", "defaults", "actions", "service", "nodes"}
+TOP_FIELDS = {
+    "menu", "start", "globals", "intents", "defaults", "actions", "service", "queues", "nodes",
+}  # fmt: skip
+QUEUE_FIELDS = {
+    "label", "strategy", "ring_timeout", "max_no_answer", "wrap_up", "max_wait",
+    "announce_every", "members",
+}  # fmt: skip
 INPUT_FIELDS = {
     "timeout", "max_failures", "max_timeouts", "invalid_prompt", "timeout_prompt",
     "on_failure", "barge_in",
@@ -223,6 +232,24 @@ class _Fields:
             self.reader.link(NODE, field or key, value, self.line_of(key))
         return value
 
+    def queue(self, key: str, default: str) -> str:
+        """An agent queue's name; remembered as a link so validation can check it is declared."""
+        value = self.text(key, default)
+        self.reader.link(QUEUE, key, value, self.line_of(key))
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        """A list of plain values (e.g. agents' names)."""
+
+        def convert(value: Any) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
+                raise TypeError
+            return tuple(str(v) for v in value)
+
+        return self._get(key, (), convert, "a list of names")
+
     def mapping(self, key: str) -> _Fields | None:
         if key not in self.values:
             return None
@@ -257,6 +284,7 @@ class _Reader:
         intents = self.keyed_targets(top.mapping("intents"), "intents", None)
         actions = self.actions(top.mapping("actions"))
         service_hours = self.service_hours(top)
+        queues = self.queues(top.mapping("queues"))
         tree_links = self.take_links()
         nodes: dict[str, Node] = {}
         section = top.mapping("nodes")
@@ -279,6 +307,7 @@ class _Reader:
             nodes=MappingProxyType(nodes),
             links=tree_links,
             service_hours=service_hours,
+            queues=MappingProxyType(queues),
         )
 
     def service_hours(self, top: _Fields) -> ServiceHours:
@@ -293,6 +322,36 @@ class _Reader:
         except (ConfigError, TypeError, ValueError) as exc:
             self.problem(top.line_of("service"), str(exc))
             return ServiceHours.from_mapping({})
+
+    def queues(self, fields: _Fields | None) -> dict[str, QueueSpec]:
+        """Agent queues (skills) and how each offers its callers to agents."""
+        if fields is None:
+            return {}
+        queues: dict[str, QueueSpec] = {}
+        for name in fields.values:
+            line = fields.line_of(name)
+            f = _Fields(self, fields.values[name], f"queue '{name}'", QUEUE_FIELDS, line)
+            base = QueueSpec(name)
+            strategy = f.text("strategy", base.strategy)
+            if strategy not in QUEUE_STRATEGIES:
+                self.problem(
+                    f.line_of("strategy"),
+                    f"queue '{name}': strategy must be one of {', '.join(QUEUE_STRATEGIES)}",
+                )
+            members = f.texts("members") if "members" in f else ()
+            queues[name] = QueueSpec(
+                name=name,
+                line=line,
+                label=f.text("label", name),
+                strategy=strategy,
+                ring_timeout=f.number("ring_timeout", base.ring_timeout, 5, 120),
+                max_no_answer=f.integer("max_no_answer", base.max_no_answer, 1, 10),
+                wrap_up=f.number("wrap_up", base.wrap_up, 0, 600),
+                max_wait=f.number("max_wait", base.max_wait, 30, 3600),
+                announce_every=f.number("announce_every", base.announce_every, 15, 300),
+                members=members,
+            )
+        return queues
 
     def defaults(self, fields: _Fields | None) -> Defaults:
         if fields is None:
@@ -514,7 +573,7 @@ class _Reader:
     def transfer(self, f: _Fields, d: Defaults, common: dict[str, Any]) -> TransferNode:
         return TransferNode(
             **common,
-            queue=f.text("queue", "agents"),
+            queue=f.queue("queue", "agents"),
             reason=f.text("reason", "caller_request"),
             prompt=f.prompts("prompt"),
             closed_prompt=f.prompts("closed_prompt"),

@@ -9,8 +9,9 @@ line it came from, and every reference it makes (`Link`) the line of that refere
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 
 from ivr.menus.service_hours import ServiceHours
 
@@ -65,6 +66,7 @@ class Link:
 
 
 NODE, PROMPT, VARIABLE, ACTION, VALIDATOR = "node", "prompt", "variable", "action", "validator"
+QUEUE = "queue"
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,25 @@ class ActionSpec:
     outcomes: frozenset[str]
 
 
+QUEUE_STRATEGIES = ("longest_idle", "round_robin", "ring_all", "fewest_calls")
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One agent queue (a skill: 社保卡, 医保, 就业) as the `queues:` section declares it."""
+
+    name: str
+    line: int = 0
+    label: str = ""  # what agents and supervisors see, e.g. 社保卡业务
+    strategy: str = "longest_idle"  # one of QUEUE_STRATEGIES
+    ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
+    max_no_answer: int = 1  # missed offers in a row before the agent is paused
+    wrap_up: float = 10.0  # seconds after a call before the agent is offered the next
+    max_wait: float = 300.0  # seconds in the queue before the caller is offered a callback
+    announce_every: float = 45.0  # seconds between position announcements
+    members: tuple[str, ...] = ()  # agents with this skill; empty: every agent
+
+
 @dataclass(frozen=True)
 class MenuTree:
     """One version of one menu file; immutable, shared by every call that started on it."""
@@ -180,6 +201,11 @@ class MenuTree:
     nodes: Mapping[str, Node]
     links: tuple[Link, ...]  # references made outside the nodes: start, globals, intents, defaults
     service_hours: ServiceHours  # when the agent queue is open (the `service:` section)
+    # The `queues:` section; without one, every transfer's queue has the default settings.
+    queues: Mapping[str, QueueSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
+
+    def queue(self, name: str) -> QueueSpec:
+        return self.queues.get(name) or QueueSpec(name)

@@ -17,6 +17,7 @@ from ivr.menus.schema import (
     DEFAULT_OUTCOME,
     NODE,
     PROMPT,
+    QUEUE,
     TIMEOUT_OUTCOME,
     VALIDATOR,
     VARIABLE,
@@ -107,6 +108,8 @@ def _bad_link(
         return f"'{link.field}' uses '{link.target}', which no collect node fills"
     if link.what == ACTION and link.target not in tree.actions:
         return f"action '{link.target}' is not declared under 'actions:'"
+    if link.what == QUEUE and tree.queues and link.target not in tree.queues:
+        return f"queue '{link.target}' is not declared under 'queues:'"
     if link.what == VALIDATOR and link.target not in VALIDATORS:
         return f"unknown validator '{link.target}' (known: {', '.join(sorted(VALIDATORS))})"
     return None

@@ -215,3 +215,33 @@ def test_load_menu_raises_with_every_problem(tmp_path) -> None:
 
 def test_an_empty_file_is_refused() -> None:
     assert problems_of("") == ["m.yaml:1: the menu file is empty"]
+
+
+QUEUES = (
+    "queues:\n  agents: {label: 人工服务, strategy: ring_all, ring_timeout: 15, members: [1001]}\n"
+)
+
+
+def test_declared_queues_carry_their_settings_into_the_tree() -> None:
+    tree, problems = check_menu_text(QUEUES + MINI_MENU, "m.yaml")
+    assert problems == [] and tree is not None
+    spec = tree.queue("agents")
+    assert (spec.label, spec.strategy, spec.ring_timeout, spec.members) == (
+        "人工服务", "ring_all", 15.0, ("1001",),
+    )  # fmt: skip
+    assert tree.queue("elsewhere").strategy == "longest_idle"  # undeclared: the defaults
+
+
+@pytest.mark.parametrize(
+    ("queues", "message"),
+    [
+        ("queues:\n  yibao: {label: 医保}\n", "queue 'agents' is not declared under 'queues:'"),
+        ("queues:\n  agents: {strategy: random}\n", "strategy must be one of longest_idle"),
+        ("queues:\n  agents: {ring_timeout: 1}\n", "'ring_timeout' must be from 5 to 120"),
+        ("queues:\n  agents: {members: 1001}\n", "'members' must be a list of names"),
+        ("queues:\n  agents: {colour: red}\n", "colour"),
+    ],
+)
+def test_queue_mistakes_are_refused_at_their_line(queues: str, message: str) -> None:
+    found = problems_of(queues + MINI_MENU)
+    assert any(message in problem for problem in found), found

