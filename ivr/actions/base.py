@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.store.commit_guard import CommitGuard
+
 # Every action can answer this: storage was down, nothing was recorded, apologise.
 UNAVAILABLE = "unavailable"
 
@@ -30,6 +32,9 @@ class ActionRequest:
     caller: str
     call_ref: str
     channel: str = "ivr"
+    # Withdrawn by the call when it stops waiting (action timeout, hang-up): nothing commits
+    # after that. None: no deadline (counter operations, commands).
+    guard: CommitGuard | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Outcomes (the card's effective state, then the failures):
 - `temporary_loss`  临时挂失 (values add `lapses_on`, `lapses_at`)
 - `formal_loss`     正式挂失
 - `cancelled`       注销
-- `not_found`       no card for this ID number
+- `not_found`       no card for this ID number (a query gives no PIN, so nothing can hide this;
+                    the day's limits per caller and per ID number bound how far anyone walks)
+- `too_many`        the day's limit of queries for this caller or ID number is used up
 - `invalid_id`      the ID number fails GB 11643 (values: `problem`); nothing is looked up
 - `unavailable`     storage down; nothing recorded
 
@@ -31,7 +33,7 @@ from ivr.actions.card_rules import (
     CardState,
     current_stage,
 )
-from ivr.actions.service import ActionContext, OnCard, act_on_card, card_state
+from ivr.actions.service import TOO_MANY, ActionContext, OnCard, act_on_card, card_state
 
 NAME = "card_query"
 STATE_OUTCOMES = {
@@ -41,7 +43,7 @@ STATE_OUTCOMES = {
     CardState.FORMAL_LOSS: "formal_loss",
     CardState.CANCELLED: "cancelled",
 }
-OUTCOMES = frozenset({*STATE_OUTCOMES.values(), "not_found", "invalid_id", UNAVAILABLE})
+OUTCOMES = frozenset({*STATE_OUTCOMES.values(), "not_found", "invalid_id", TOO_MANY, UNAVAILABLE})
 
 
 def card_query(ctx: ActionContext, request: ActionRequest) -> ActionResult:

@@ -2,9 +2,11 @@
 
 Params: `id_number`, `old_pin`, `new_pin`, `new_pin_again` (the menu collects the new PIN twice).
 
-The old PIN is checked before anything about the PIN is revealed: telling a caller who has only
-an ID number that the PIN is still the initial one would tell them the PIN is 123456. Six wrong
-PINs in one local calendar day (`actions.timezone`) lock the card until a counter unlocks it.
+The old PIN is checked before anything about the card is revealed: telling a caller who has
+only an ID number that the PIN is still the initial one would tell them the PIN is 123456, and
+its state or lock would tell them about the holder. With `actions.conceal_unknown_id` an ID
+number with no card is answered like a wrong PIN. Six wrong PINs in one local calendar day
+(`actions.timezone`) lock the card until a counter unlocks it.
 
 Outcomes:
 - `changed`      the new PIN is committed
@@ -15,7 +17,9 @@ Outcomes:
 - `weak_pin`     the new PIN is refused (values: `reason` — format, repeated, sequence,
                  birth_date, id_tail, same_as_old — and `reason_text`, a Mandarin sentence)
 - `not_allowed`  the card is not 正常 (封存, a loss, 注销) (values: `status_text`)
-- `not_found`, `invalid_id` (values: `problem`), `unavailable`
+- `too_many`     the day's limit of PIN changes for this caller or ID number is used up
+- `not_found` (only without `conceal_unknown_id`), `invalid_id` (values: `problem`),
+  `unavailable`
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ivr.actions.card_rules import PIN_CHANGE_IN
 from ivr.actions.pin_hash import hash_pin
 from ivr.actions.pin_rules import REASON_TEXT, weak_pin_reason
 from ivr.actions.service import (
+    TOO_MANY,
     ActionContext,
     OnCard,
     PinVerdict,
@@ -45,28 +50,33 @@ OUTCOMES = frozenset(
         "not_allowed",
         "not_found",
         "invalid_id",
+        TOO_MANY,
         UNAVAILABLE,
     }
 )
 
 
 def pin_change(ctx: ActionContext, request: ActionRequest) -> ActionResult:
-    return act_on_card(ctx, request, _change, audit_values=frozenset({"reason", "attempts_left"}))
+    return act_on_card(
+        ctx,
+        request,
+        _change,
+        audit_values=frozenset({"reason", "attempts_left"}),
+        pin_param="old_pin",
+    )
 
 
 def _change(on: OnCard) -> ActionResult:
     card, params = on.card, on.request.params
-    if card.pin_locked_at is not None:
-        return ActionResult("locked")
-    state = card_state(card, on.now)
-    if state not in PIN_CHANGE_IN:
-        return ActionResult("not_allowed", {"status_text": state.value})
     old_pin = params.get("old_pin", "")
     verdict, left = check_pin(on, old_pin)
     if verdict is PinVerdict.LOCKED:
         return ActionResult("locked")
     if verdict is PinVerdict.WRONG:
         return ActionResult("wrong_pin", {"attempts_left": left})
+    state = card_state(card, on.now)
+    if state not in PIN_CHANGE_IN:
+        return ActionResult("not_allowed", {"status_text": state.value})
     credential = card.pin
     assert credential is not None  # a right PIN implies a credential
     if credential.is_initial:

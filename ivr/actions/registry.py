@@ -6,6 +6,8 @@ outcome. Each action module's docstring says what its outcomes and values mean.
 
 Any storage failure (database or Redis down, a commit that fails) becomes the outcome
 `unavailable`: the transaction was rolled back, so nothing the caller was not told is recorded.
+So does a job whose `CommitGuard` was withdrawn (the caller stopped waiting): it rolls back
+instead of committing, and nobody hears its answer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.actions import card_query, pin_change, temporary_loss
 from ivr.actions.base import UNAVAILABLE, ActionRequest, ActionResult
 from ivr.actions.service import ActionContext
+from ivr.store.commit_guard import CommitWithdrawn
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,13 @@ class ActionRegistry:
                 request.call_ref,
                 request.name,
                 type(exc).__name__,
+            )
+            return ActionResult(UNAVAILABLE)
+        except CommitWithdrawn:
+            log.warning(
+                "call %s: action %s rolled back: the caller stopped waiting",
+                request.call_ref,
+                request.name,
             )
             return ActionResult(UNAVAILABLE)
         log.info("call %s: action %s -> %s", request.call_ref, request.name, result.outcome)

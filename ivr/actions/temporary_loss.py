@@ -14,7 +14,9 @@ Outcomes:
 - `not_allowed`       the card is 正式挂失 or 注销 (values: `status_text`)
 - `wrong_pin`         require_pin only: wrong PIN (values: `attempts_left`)
 - `locked`            require_pin only: the PIN is locked (now or before); go to a counter
-- `not_found`, `invalid_id` (values: `problem`), `unavailable`
+- `too_many`          the day's limit of reports for this caller or ID number is used up
+- `not_found` (with require_pin and `conceal_unknown_id`: answered as `wrong_pin`/`locked`),
+  `invalid_id` (values: `problem`), `unavailable`
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from ivr.actions.base import UNAVAILABLE, ActionRequest, ActionResult
 from ivr.actions.card_rules import TEMPORARY_LOSS_FROM, CardState, temporary_loss_expiry
 from ivr.actions.service import (
+    TOO_MANY,
     ActionContext,
     OnCard,
     PinVerdict,
@@ -49,6 +52,7 @@ OUTCOMES = frozenset(
         "locked",
         "not_found",
         "invalid_id",
+        TOO_MANY,
         UNAVAILABLE,
     }
 )
@@ -93,7 +97,10 @@ def file_loss_report(on: OnCard, kind: str, expires_at: dt.datetime | None = Non
 
 
 def temporary_loss(ctx: ActionContext, request: ActionRequest) -> ActionResult:
-    return act_on_card(ctx, request, _report, audit_values=frozenset({"lapses_at"}))
+    pin_param = "pin" if ctx.settings.temporary_loss.require_pin else None
+    return act_on_card(
+        ctx, request, _report, audit_values=frozenset({"lapses_at"}), pin_param=pin_param
+    )
 
 
 def _report(on: OnCard) -> ActionResult:

@@ -6,6 +6,7 @@
     release ID         解挂: end a temporary or formal loss
     unlock ID          unlock a PIN locked after six wrong tries
     sweep              record lapsed temporary losses in the audit log
+    pepper-pins        wrap every PIN hash made before the pepper (IVR_PIN_PEPPER) was set
 
 The demo table is printed in full on purpose (it is invented data, for trying each journey);
 nothing here logs an ID number or PIN.
@@ -17,14 +18,18 @@ import argparse
 import sys
 import unicodedata
 
+from sqlalchemy import select
+
 from ivr.actions.base import system_clock
 from ivr.actions.counter import counter_operation, sweep_lapsed
+from ivr.actions.pin_hash import pepper_stored
 from ivr.actions.service import ActionContext
 from ivr.actions.settings import parse_action_settings
 from ivr.config import Config, load_config
 from ivr.store.db import open_database
 from ivr.store.demo import seed_demo
 from ivr.store.migrate import upgrade
+from ivr.store.models import PinCredential
 from ivr.work_calendar import configured_calendar
 
 COUNTER_COMMANDS = {"formal-loss": "formal_loss", "release": "release", "unlock": "unlock"}
@@ -41,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("id_number", help="the holder's 18-character ID number")
         command.add_argument("--operator", default="counter", help="who did it, for the audit")
     commands.add_parser("sweep", help="record lapsed temporary losses in the audit log")
+    commands.add_parser("pepper-pins", help="wrap PIN hashes made before the pepper was set")
     return parser
 
 
@@ -55,6 +61,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "seed-demo":
         return _seed_demo(config)
+    if args.command == "pepper-pins":
+        return _pepper_pins(config)
     ctx = ActionContext.from_config(config)
     try:
         if args.command == "sweep":
@@ -81,6 +89,25 @@ def _seed_demo(config: Config) -> int:
         journey = person.journey + ("" if added else " (already present)")
         pin = person.cards[-1].pin
         print(_row(person.id_number, pin, person.name, person.states_text, journey))
+    return 0
+
+
+def _pepper_pins(config: Config) -> int:
+    """One transaction: every plain hash becomes its peppered form (the PINs are not needed)."""
+    settings = parse_action_settings(config.section("actions"), configured_calendar(config))
+    if settings.pin.pepper is None:
+        print("no pepper configured: set IVR_PIN_PEPPER", file=sys.stderr)
+        return 1
+    db = open_database(config.store)
+    wrapped = 0
+    with db.transaction() as session:
+        for credential in session.scalars(select(PinCredential).with_for_update()):
+            peppered = pepper_stored(credential.pin_hash, settings.pin.pepper)
+            if peppered is not None:
+                credential.pin_hash = peppered
+                wrapped += 1
+    db.dispose()
+    print(f"peppered {wrapped} PIN hash(es)")
     return 0
 
 

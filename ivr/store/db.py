@@ -5,12 +5,18 @@ caller is told "done" only after the commit returned. On PostgreSQL, writers tak
 `SELECT ... FOR UPDATE`; SQLite has no row locks, so there every write transaction starts with
 `BEGIN IMMEDIATE`, taking the database's single write lock up front: two calls on one card then
 run one after the other instead of both reading the old state (and WAL keeps readers unblocked).
+
+Every wait is bounded by `store.timeout` (below the menus' action timeouts): SQLite's busy wait;
+PostgreSQL's connect, statement, lock and idle-in-transaction timeouts; the connection pool's
+checkout. A transaction given a `CommitGuard` claims it right before COMMIT and rolls back
+instead when its caller was already told the action failed (see `ivr.store.commit_guard`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from math import ceil
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -18,9 +24,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.config import StoreSettings
+from ivr.store.commit_guard import CommitGuard
 
 SQLITE_FILE = "ivr.sqlite3"
-SQLITE_BUSY_TIMEOUT_S = 30.0
 _IMMEDIATE = "ivr_sqlite_immediate"
 
 
@@ -32,22 +38,41 @@ def database_url(settings: StoreSettings) -> str:
     return f"sqlite:///{settings.data_dir / SQLITE_FILE}"
 
 
-def make_engine(url: str, *, search_path: str | None = None) -> Engine:
+def make_engine(
+    url: str, *, search_path: str | None = None, timeout: float = StoreSettings.timeout
+) -> Engine:
     """An engine for `url`; `search_path` puts PostgreSQL tables in that schema (tests use it).
 
     A plain `postgresql://` URL means psycopg2 (our requirement), not SQLAlchemy 2.1's default.
+    `timeout` (seconds) bounds every wait of one operation, as described above.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(parsed, connect_args={"timeout": timeout})
         _configure_sqlite(engine)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg2")
-    connect_args: dict[str, Any] = {}
+    ms = int(timeout * 1000)
+    options = [
+        f"-cstatement_timeout={ms}",
+        f"-clock_timeout={ms}",
+        f"-cidle_in_transaction_session_timeout={ms * 3}",
+    ]
     if search_path:
-        connect_args["options"] = f"-csearch_path={search_path}"
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        options.append(f"-csearch_path={search_path}")
+    connect_args: dict[str, Any] = {
+        "connect_timeout": max(1, ceil(timeout)),
+        "options": " ".join(options),
+        # A server that vanished without a FIN: the kernel notices within ~timeout + 2 probes.
+        "keepalives": 1,
+        "keepalives_idle": max(1, ceil(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 2,
+    }
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_timeout=timeout, connect_args=connect_args
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -77,10 +102,15 @@ class Database:
         self._reading = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+    def transaction(self, guard: CommitGuard | None = None) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        With a `guard`, the commit happens only if the guard is claimed right before it;
+        otherwise `CommitWithdrawn` is raised and everything is rolled back."""
         with self._writing.begin() as session:
             yield session
+            if guard is not None:
+                guard.claim()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -93,4 +123,4 @@ class Database:
 
 
 def open_database(settings: StoreSettings) -> Database:
-    return Database(make_engine(database_url(settings)))
+    return Database(make_engine(database_url(settings), timeout=settings.timeout))

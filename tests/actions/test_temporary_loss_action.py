@@ -116,6 +116,7 @@ def test_concurrent_reports_on_one_card_record_one_loss(
 ) -> None:
     number = make_card()
     callers = 6
+    registry = ActionRegistry(with_settings(ctx, limits={}))  # six reports of one ID in a day
     barrier = threading.Barrier(callers)
     outcomes: list[str] = []
 

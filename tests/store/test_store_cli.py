@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ivr.actions.card_rules import CardState
 from ivr.actions.id_number import check_id_number
+from ivr.actions.pin_hash import verify_pin
 from ivr.config import load_config
 from ivr.store.cli import main
 from ivr.store.db import open_database
@@ -66,3 +67,27 @@ def test_counter_commands_act_and_are_audited(
     db.dispose()
     assert ("formal_loss", "reported", "counter", "counter") in audit
     assert ("unlock", "unlocked", "counter", "window-3") in audit
+
+
+def test_pepper_pins_wraps_every_old_hash_so_the_same_pins_still_verify(
+    config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["--config", str(config_file)]
+    main([*args, "seed-demo"])
+    monkeypatch.delenv("IVR_PIN_PEPPER", raising=False)
+    assert main([*args, "pepper-pins"]) == 1  # no pepper: nothing to do it with
+    pepper = "a pepper of at least sixteen bytes"
+    monkeypatch.setenv("IVR_PIN_PEPPER", pepper)
+    assert main([*args, "pepper-pins"]) == 0
+    assert main([*args, "pepper-pins"]) == 0  # idempotent
+    out = capsys.readouterr().out
+    assert f"peppered {sum(len(p.cards) for p in DEMO_PEOPLE)} PIN hash(es)" in out
+    assert "peppered 0 PIN hash(es)" in out
+    db = open_database(load_config(config_file).store)
+    with db.reading() as session:
+        card = session.scalars(select(Card).where(Card.pin_locked_at.is_not(None))).first()
+        assert card is not None and card.pin is not None
+        stored = card.pin.pin_hash
+    db.dispose()
+    assert stored.startswith("scrypt-hmac$")
+    assert verify_pin("904718", stored, pepper.encode())  # 周杰's demo PIN
