@@ -2,6 +2,9 @@
 
 Results come back to the reactor thread as Deferreds; a full pool queues work instead of starting
 more threads, which keeps a burst of calls from turning into a burst of database connections.
+A pool given `max_queued` also bounds that queue: beyond it `run` fails at once with `PoolBusy`
+(the caller hears "busy" now rather than an answer long after the menu stopped waiting, and a
+hung database cannot pile up jobs without end).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorCore, IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
@@ -17,13 +20,27 @@ from twisted.python.threadpool import ThreadPool
 T = TypeVar("T")
 
 
+class PoolBusy(Exception):
+    """Every thread of the pool is busy and its queue is full: the job was not taken."""
+
+
 class BlockingPool:
     """One named, bounded pool; started and stopped with the reactor."""
 
-    def __init__(self, reactor: IReactorThreads, name: str, max_threads: int) -> None:
+    def __init__(
+        self,
+        reactor: IReactorThreads,
+        name: str,
+        max_threads: int,
+        max_queued: int | None = None,
+    ) -> None:
+        """`max_queued`: jobs that may wait for a thread (None: no bound)."""
         self._reactor = reactor
         self._pool = ThreadPool(minthreads=0, maxthreads=max_threads, name=name)
         self._started = False
+        self.name = name
+        self._capacity = None if max_queued is None else max_threads + max_queued
+        self.pending = 0  # jobs taken and not yet answered (running or queued)
 
     def start(self) -> None:
         if not self._started:
@@ -38,6 +55,16 @@ class BlockingPool:
             self._pool.stop()
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-        """Run `fn(*args, **kwargs)` on a pool thread; the Deferred fires on the reactor thread."""
+        """Run `fn(*args, **kwargs)` on a pool thread; the Deferred fires on the reactor thread.
+        Call it from the reactor thread. Fails with `PoolBusy` when the queue is full."""
+        if self._capacity is not None and self.pending >= self._capacity:
+            return fail(PoolBusy(self.name))
         self.start()
-        return deferToThreadPool(self._reactor, self._pool, fn, *args, **kwargs)
+        self.pending += 1
+        done = deferToThreadPool(self._reactor, self._pool, fn, *args, **kwargs)
+        done.addBoth(self._answered)
+        return done
+
+    def _answered(self, result: Any) -> Any:
+        self.pending -= 1
+        return result

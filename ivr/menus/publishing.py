@@ -9,8 +9,14 @@ At start-up a node publishes its file only if the database has never seen that v
 started with a stale copy of the file must not undo a newer publication. While running, any edit
 of the file that validates and differs from the live version is published.
 
+With the database down, a node still starts on its file (`start` answers from the file alone and
+`poll` does the database part of the start once the database is back); an edit saved during an
+outage is published at the first poll that reaches the database, because a file counts as seen
+only once its publication committed.
+
 BLOCKING (file and SQL): `start` and `poll` run on a worker thread, one at a time; they return a
-`MenuSync` for the reactor to apply and log.
+`MenuSync` for the reactor to apply and log. `poll` raises the storage error when the database is
+down; the caller logs it and polls again later.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.config import Config
 from ivr.menus.schema import MenuError, MenuProblem, MenuTree
@@ -66,21 +74,37 @@ class MenuFollower:
         self.actions = actions
         self.menu = file.stem  # the menu's `menu:` name once the file has been read
         self.version: str | None = None  # the version this node runs
-        self._mtime: int | None = None
+        self._mtime: int | None = None  # of the file as last published (or refused)
         self._refused: set[str] = set()  # published versions this node cannot run
+        self._synced = False  # False until start's look at the database has succeeded
 
     def check(self, text: str, source: str) -> tuple[MenuTree | None, list[MenuProblem]]:
         return check_menu_text(text, source, self.known_prompts, self.actions)
 
     def start(self) -> MenuSync:
-        """The version to start on; `MenuError` when neither the file nor the database has one."""
-        self._mtime = self._file_mtime()
+        """The version to start on; `MenuError` when neither the file nor the database has one.
+
+        With the database down, the file's version (if it is valid) and nothing published."""
+        mtime = self._file_mtime()
         text, tree, problems = self._read_file()
-        published = None
         if tree is not None:
             self.menu = tree.name
-            if not was_published(self.db, tree.name, tree.version):
-                published = self._publish(tree, text)
+        try:
+            sync = self._start_with_database(tree, text, problems)
+        except SQLAlchemyError:
+            if tree is None:
+                raise
+            self.version = tree.version
+            return MenuSync(tree, str(self.file), None, tuple(problems))
+        self._mtime, self._synced = mtime, True
+        return sync
+
+    def _start_with_database(
+        self, tree: MenuTree | None, text: str, problems: list[MenuProblem]
+    ) -> MenuSync:
+        published = None
+        if tree is not None and not was_published(self.db, tree.name, tree.version):
+            published = self._publish(tree, text)
         sync = self._follow(tree, published, problems)
         if sync.live is None and tree is not None:  # the live version does not run on this node
             self.version = tree.version
@@ -91,10 +115,17 @@ class MenuFollower:
 
     def poll(self) -> MenuSync:
         """Publish the file if it was edited since the last look; then follow the live version."""
+        if not self._synced:  # started with the database down: finish the start now
+            mtime, running = self._file_mtime(), self.version
+            text, tree, problems = self._read_file()
+            sync = self._start_with_database(tree, text, problems)
+            self._mtime, self._synced = mtime, True
+            if sync.live is not None and sync.live.version == running:
+                return MenuSync(published=sync.published, refused=sync.refused)
+            return sync
         mtime = self._file_mtime()
         if mtime is None or mtime == self._mtime:
             return self._follow(None, None, [])
-        self._mtime = mtime
         text, tree, problems = self._read_file()
         if tree is not None and tree.name != self.menu:
             problems = [MenuProblem(str(self.file), 1, self._renamed(tree.name))]
@@ -102,6 +133,7 @@ class MenuFollower:
         published = None
         if tree is not None and live_version(self.db, self.menu) != tree.version:
             published = self._publish(tree, text)
+        self._mtime = mtime  # only now: a publication that failed is tried again next poll
         return self._follow(tree, published, problems)
 
     def _publish(self, tree: MenuTree, text: str) -> Publication:

@@ -446,7 +446,9 @@ def test_locked_card_is_sent_to_a_counter(calls: dict[str, PlacedCall], store: D
         rows = rows_of_call(session, placed.ref)
     assert card.pin_locked_at is not None and card.pin_locked_at < placed.placed_at
     assert credential is not None and verify_pin("904718", credential.pin_hash)
-    assert rows["pin"] == []  # a locked card's PIN is not even checked
+    # The lock is told only after the PIN was checked, and the same whatever the PIN: the
+    # try is recorded, and the right PIN changed nothing.
+    assert [attempt.success for attempt in rows["pin"]] == [True]
 
 
 # ------------------------------------------------------------------------------ the log

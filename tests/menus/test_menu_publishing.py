@@ -11,9 +11,11 @@ from collections.abc import Set
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.menus.publishing import MenuFollower
 from ivr.menus.schema import PROMPT, MenuError
+from ivr.store.db import Database, make_engine
 from ivr.store.menu_versions import publications
 from tests.backends import Stores
 from tests.menus.menu_harness import MINI_MENU, tree_from
@@ -153,3 +155,59 @@ def test_a_node_with_a_broken_file_starts_on_the_published_version(
     sync = node(stores, tmp_path / "b", BROKEN).start()
     assert sync.live is not None and sync.live.version == tree_from(MINI_MENU).version
     assert [problem.line for problem in sync.refused] == [32]
+
+
+def _down(tmp_path: Path) -> Database:
+    """A database that cannot be reached (its directory does not exist)."""
+    return Database(make_engine(f"sqlite:///{tmp_path / 'missing' / 'ivr.sqlite3'}"))
+
+
+def test_an_edit_saved_while_the_database_is_down_is_published_when_it_returns(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """Before: the poll recorded the file's time before publishing, so the failed publication
+    was never tried again."""
+    a = node(stores, tmp_path / "a")
+    a.start()
+    edit(a.file, EDITED)
+    a.db = _down(tmp_path)
+    with pytest.raises(SQLAlchemyError):
+        a.poll()
+    a.db = stores.db
+    sync = a.poll()
+    assert sync.published is not None and sync.live is not None
+    assert sync.live.version == tree_from(EDITED).version
+    assert published(stores)[-1] == (tree_from(EDITED).version, str(a.file))
+
+
+def test_a_node_starts_on_its_file_with_the_database_down_and_publishes_it_later(
+    stores: Stores, tmp_path: Path
+) -> None:
+    a = node(stores, tmp_path / "a")
+    a.db = _down(tmp_path)
+    sync = a.start()
+    assert sync.live is not None and sync.live.version == tree_from(MINI_MENU).version
+    assert sync.published is None
+    with pytest.raises(SQLAlchemyError):
+        a.poll()  # still down
+    a.db = stores.db
+    back = a.poll()
+    assert back.published is not None and back.live is None  # already running that version
+    assert published(stores) == [(tree_from(MINI_MENU).version, str(a.file))]
+    assert a.poll().live is None and a.poll().published is None
+
+
+def test_a_node_started_during_an_outage_follows_a_newer_publication_when_it_returns(
+    stores: Stores, tmp_path: Path
+) -> None:
+    a = node(stores, tmp_path / "a")
+    a.start()
+    edit(a.file, EDITED)
+    a.poll()
+    b = node(stores, tmp_path / "b")  # a stale copy of the file
+    b.db = _down(tmp_path)
+    assert b.start().live.version == tree_from(MINI_MENU).version  # type: ignore[union-attr]
+    b.db = stores.db
+    back = b.poll()
+    assert back.published is None  # the stale file does not undo the newer publication
+    assert back.live is not None and back.live.version == tree_from(EDITED).version
