@@ -25,22 +25,27 @@ class CallDetail:
     node: str | None = None  # which IVR node took the call
 
 
+def call_record(cdr: CallDetail) -> CallRecord:
+    """The row of one record (not yet added to a session)."""
+    return CallRecord(
+        call_id=cdr.call_id,
+        caller=cdr.caller,
+        callee=cdr.callee,
+        started_at=cdr.started_at,
+        answered_at=cdr.answered_at,
+        ended_at=cdr.ended_at,
+        menu_version=cdr.menu_version,
+        path=json.dumps(list(cdr.path), ensure_ascii=False),
+        outcome=cdr.outcome,
+        end_reason=cdr.end_reason,
+        node=cdr.node,
+    )
+
+
 def record_call(db: Database, cdr: CallDetail) -> int:
     """Commit one record and return its id. BLOCKING: call it from a worker thread."""
     with db.transaction() as session:
-        row = CallRecord(
-            call_id=cdr.call_id,
-            caller=cdr.caller,
-            callee=cdr.callee,
-            started_at=cdr.started_at,
-            answered_at=cdr.answered_at,
-            ended_at=cdr.ended_at,
-            menu_version=cdr.menu_version,
-            path=json.dumps(list(cdr.path), ensure_ascii=False),
-            outcome=cdr.outcome,
-            end_reason=cdr.end_reason,
-            node=cdr.node,
-        )
+        row = call_record(cdr)
         session.add(row)
         session.flush()
         return row.id
