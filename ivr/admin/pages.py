@@ -12,9 +12,11 @@ from ivr.admin.changes import ChangeLogPages
 from ivr.admin.dashboard_pages import DashboardPages
 from ivr.admin.menu_pages import MenuPages
 from ivr.admin.menu_work import MenuWork
+from ivr.admin.prompt_pages import PromptPages
 from ivr.admin.sandbox import Sandbox
 from ivr.admin.simulator_pages import SimulatorPages
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from ivr.media.tts import TtsSettings
 from ivr.menus.publishing import configured_menu_file
 from ivr.web.server import WebConsole
 from ivr.work_calendar import configured_calendar
@@ -46,6 +48,8 @@ class SupervisorConsole:
             services.wallclock,
         )
         self.simulator = SimulatorPages(console, SUPERVISOR, work, catalog, sandbox, calendar)
+        tts = TtsSettings.from_section(services.config.section("prompts"))
+        self.prompts = PromptPages(console, SUPERVISOR, work, catalog, tts)
         zone = ZoneInfo(str(services.config.section("actions").get("timezone", "Asia/Shanghai")))
         self.dashboard = DashboardPages(console, SUPERVISOR, work.menu, zone)
         self.cdr = CdrPages(console, SUPERVISOR, zone)

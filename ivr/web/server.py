@@ -145,6 +145,9 @@ class WebConsole:
                     result = await handler(request, user, **kwargs)
                 except BadRequest as error:
                     return self.error(request, user, 400, str(error))
+                except Exception:
+                    log.exception("%s %s failed", request.method.decode(), path)
+                    return self.error(request, user, 500, "服务器内部错误，已记入日志。")
                 return self._respond(request, result)
 
             name = f"{handler.__module__}.{handler.__qualname__}"

@@ -94,6 +94,33 @@ class ConsoleClient:
         headers = {"X-CSRF-Token": self.csrf, **kwargs.pop("headers", {})}
         return self.request("POST", path, headers=headers, **kwargs)
 
+    def post_files(self, path: str, fields: dict[str, str], files: dict[str, bytes]) -> Reply:
+        """A multipart/form-data POST, as a browser's file upload sends it."""
+        boundary = "----ivr-test-boundary"
+        parts = []
+        for name, value in fields.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                         f"{value}\r\n".encode())  # fmt: skip
+        for name, data in files.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="upload.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                + data
+                + b"\r\n"
+            )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRF-Token": self.csrf,
+            "Accept": "application/json",
+        }
+        request = urllib.request.Request(self.base + path, body, headers, method="POST")
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return Reply(response.status, response.read(), dict(response.headers), response.url)
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.read(), dict(error.headers), error.url)
+
     def login(self, username: str, password: str = PASSWORD) -> Reply:
         form = self.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)

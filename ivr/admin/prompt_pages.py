@@ -1,0 +1,197 @@
+"""Prompts beside the nodes that use them: the Mandarin texts, their recordings played in the
+browser, a new text synthesized with the project's TTS to listen to, and studio recordings
+uploaded (any format ffmpeg reads, converted to 8 kHz mono 16-bit, refused when not audio or
+too long).
+
+Prompt texts and recordings are files of the repository (`prompts/`, `config/menus/*.prompts.yaml`,
+built by `python -m ivr prompts build`), read by each node at start. An uploaded studio recording
+is written where the catalog looks for one (`prompts/studio/<clip>.wav`), so it plays from the
+node's next start; with several nodes it has to be shipped to each (commit it), as the build's
+recordings are. Synthesis and conversion run on the worker pool, never on the reactor.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from twisted.web.server import Request
+
+from ivr.admin.menu_work import MenuWork
+from ivr.media.prompt_catalog import Clip, PromptCatalog, PromptError, parse_prompt
+from ivr.media.tts import SAMPLE_RATE, TtsError, TtsSettings, synthesize, to_telephone
+from ivr.menus.schema import PROMPT
+from ivr.store.web_sessions import SessionUser
+from ivr.web.server import BadRequest, JsonResponse, WebConsole, read_json
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+MAX_UPLOAD_BYTES = 20_000_000
+MAX_RECORDING_S = 60
+MAX_PREVIEW_CHARS = 500
+NOT_AUDIO = "这不是可识别的音频文件（支持 WAV、MP3、M4A、OGG 等常见格式）"
+
+
+class UploadRefused(ValueError):
+    pass
+
+
+def studio_wav(data: bytes) -> bytes:
+    """BLOCKING: an uploaded recording as 8 kHz mono 16-bit WAV, or UploadRefused (in Chinese)."""
+    if not data:
+        raise UploadRefused("没有收到文件")
+    try:
+        audio = AudioSegment.from_file(io.BytesIO(data))
+    except (CouldntDecodeError, IndexError, OSError, ValueError):
+        raise UploadRefused(
+            "这不是可识别的音频文件（支持 WAV、MP3、M4A、OGG 等常见格式）"
+        ) from None
+    seconds = len(audio) / 1000
+    if seconds < 0.2:
+        raise UploadRefused("录音太短（不足 0.2 秒）")
+    if seconds > MAX_RECORDING_S:
+        raise UploadRefused(f"录音过长：{seconds:.0f} 秒，最长 {MAX_RECORDING_S} 秒")
+    out = io.BytesIO()
+    to_telephone(audio).export(out, format="wav")
+    return out.getvalue()
+
+
+def _wav(audio: AudioSegment) -> bytes:
+    out = io.BytesIO()
+    audio.set_frame_rate(SAMPLE_RATE).set_channels(1).export(out, format="wav")
+    return out.getvalue()
+
+
+class PromptPages:
+    def __init__(
+        self,
+        console: WebConsole,
+        roles: Sequence[str],
+        work: MenuWork,
+        catalog: PromptCatalog,
+        tts: TtsSettings,
+    ) -> None:
+        self.console = console
+        self.work = work
+        self.catalog = catalog
+        self.tts = tts
+        self.clips = {clip.text_hash: clip for clip in catalog.clips()}
+        console.add_nav("提示音", "/admin/prompts", roles)
+        page = console.page
+        page("/admin/prompts", roles=roles)(self.prompts)
+        page("/admin/prompts/clip/<clip_hash>.wav", roles=roles)(self.clip_audio)
+        page("/admin/prompts/preview", roles=roles, methods=["POST"])(self.preview)
+        page("/admin/prompts/studio", roles=roles, methods=["POST"])(self.upload)
+
+    def _rows(self, author: str) -> list[dict[str, Any]]:
+        """BLOCKING: the draft's nodes (else the live menu's) with the prompts each uses."""
+        text, _ = self.work.start_text(author)
+        checked = self.work.check(text)
+        rows = []
+        for node in (
+            sorted(checked.tree.nodes.values(), key=lambda n: n.line) if checked.tree else []
+        ):
+            ids = list(dict.fromkeys(link.target for link in node.links if link.what == PROMPT))
+            prompts = []
+            for prompt_id in ids:
+                try:
+                    prompt = self.catalog.prompt(prompt_id)
+                except PromptError:
+                    prompts.append({"id": prompt_id, "missing": True, "clips": []})
+                    continue
+                prompts.append({
+                    "id": prompt_id,
+                    "missing": False,
+                    "source": prompt.source.replace(str(self.catalog.root.parent) + "/", ""),
+                    "variables": sorted(prompt.variables),
+                    "clips": [self._clip(clip) for clip in prompt.clips],
+                })  # fmt: skip
+            rows.append({"id": node.id, "label": node.label, "kind": node.kind.value,
+                         "prompts": prompts})  # fmt: skip
+        return rows
+
+    def _clip(self, clip: Clip) -> dict[str, Any]:
+        path = self.catalog.recording(clip)
+        return {
+            "name": clip.name,
+            "text": clip.text,
+            "hash": clip.text_hash,
+            "studio": path.parent.name == "studio",
+            "recorded": path.exists(),
+        }
+
+    async def prompts(self, request: Request, user: SessionUser) -> Any:
+        rows = await self.console.blocking(self._rows, user.username)
+        wanted = (request.args.get(b"node") or [b""])[0].decode("utf-8", "replace")
+        return self.console.render(
+            request, user, "admin/prompts.html", rows=rows, wanted=wanted,
+            max_seconds=MAX_RECORDING_S,
+        )  # fmt: skip
+
+    async def clip_audio(self, request: Request, user: SessionUser, clip_hash: str) -> Any:
+        clip = self.clips.get(clip_hash)
+        path = self.catalog.recording(clip) if clip else None
+        if path is None or not path.exists():
+            return self.console.error(request, user, 404, "这段提示音还没有录音")
+        data = await self.console.blocking(Path.read_bytes, path)
+        request.setHeader(b"Content-Type", b"audio/wav")
+        return data
+
+    async def preview(self, request: Request, user: SessionUser) -> Any:
+        """A text as the build would synthesize it; nothing is saved."""
+        text = str(read_json(request).get("text", "")).strip()
+        if not text or len(text) > MAX_PREVIEW_CHARS:
+            raise BadRequest(f"请输入 1-{MAX_PREVIEW_CHARS} 个字的提示音文字")
+        try:
+            prompt = parse_prompt("preview", text)
+        except PromptError as error:
+            raise BadRequest(str(error).replace("<string>: prompt 'preview'", "提示音")) from None
+
+        def speak() -> bytes:
+            audio = AudioSegment.silent(0, frame_rate=SAMPLE_RATE)
+            for clip in prompt.clips:
+                audio += synthesize(clip.text, self.tts)
+            return _wav(audio)
+
+        try:
+            data = await self.console.blocking(speak)
+        except TtsError as error:
+            return JsonResponse({"error": f"语音合成失败：{error}"}, 500)
+        request.setHeader(b"Content-Type", b"audio/wav")
+        return data
+
+    async def upload(self, request: Request, user: SessionUser) -> Any:
+        clip = self.clips.get((request.args.get(b"clip") or [b""])[0].decode("ascii", "replace"))
+        if clip is None or clip.name.startswith("readout."):
+            raise BadRequest("请选择要替换录音的提示音片段")
+        data = (request.args.get(b"recording") or [b""])[0]
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise BadRequest("文件过大（最大 20 MB）")
+        try:
+            wav = await self.console.blocking(studio_wav, data)
+        except UploadRefused as refused:
+            return JsonResponse({"error": str(refused)}, 400)
+        target = self.catalog.root / "studio" / f"{clip.name}.wav"
+        await self.console.blocking(_write, target, wav)
+        seconds = (len(wav) - 44) / (SAMPLE_RATE * 2)
+        await self.console.change(
+            user, "prompt.upload", clip.name, seconds=round(seconds, 1), file=str(target.name)
+        )
+        return JsonResponse({
+            "saved": f"prompts/studio/{target.name}",
+            "seconds": round(seconds, 1),
+            "note": "已转为 8 kHz 单声道；各节点重启后播放新录音（多节点请同步 prompts/studio）",
+        })  # fmt: skip
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
