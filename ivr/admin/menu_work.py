@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import redis
 
 from ivr.config import PROJECT_ROOT
 from ivr.menus.loader import parse_menu_text
-from ivr.menus.schema import NODE, PROMPT, MenuProblem, MenuTree
+from ivr.menus.schema import NODE, PROMPT, MenuProblem, MenuTree, Node
 from ivr.menus.validate import check_menu_text, validate_menu
 from ivr.store.change_log import record_change
 from ivr.store.db import Database
@@ -40,6 +40,7 @@ class Checked:
     problems: list[MenuProblem]
     tree: MenuTree | None  # parsed even when references are wrong, for the tree view
     version: str | None
+    touched_prompts: list[str] = field(default_factory=list)  # compared with the live version
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,7 +50,32 @@ class Checked:
                 {"line": p.line, "message": p.message, "text": str(p)} for p in self.problems
             ],
             "tree": tree_json(self.tree) if self.tree is not None else None,
+            "touched_prompts": self.touched_prompts,
         }
+
+
+def _prompts_by_node(tree: MenuTree) -> dict[str, tuple[Node, set[str]]]:
+    """Each node without its position (moving text is no change), with the prompts it plays."""
+    return {
+        node.id: (
+            replace(node, line=0, links=()),
+            {link.target for link in node.links if link.what == PROMPT},
+        )
+        for node in tree.nodes.values()
+    }
+
+
+def touched_prompts(draft: MenuTree, live: MenuTree | None) -> list[str]:
+    """The prompts of every node the draft adds, removes or changes: what a caller would hear
+    differently, and what to listen to before publishing."""
+    before = _prompts_by_node(live) if live is not None else {}
+    after = _prompts_by_node(draft)
+    touched: set[str] = set()
+    for node_id in before.keys() | after.keys():
+        old, new = before.get(node_id), after.get(node_id)
+        if old is None or new is None or old[0] != new[0]:
+            touched |= (old[1] if old else set()) | (new[1] if new else set())
+    return sorted(touched)
 
 
 def tree_json(tree: MenuTree) -> dict[str, Any]:
@@ -101,12 +127,22 @@ class MenuWork:
         self.actions = actions
         tree, _ = parse_menu_text(_read(menu_file), self.label)
         self.menu = tree.name if tree is not None else menu_file.stem
+        self._live_cache: MenuTree | None = None  # the live version's tree, parsed once
 
     def check(self, text: str) -> Checked:
         tree, problems = parse_menu_text(text, self.label)
         if tree is None:
             return Checked(problems, None, None)
-        return Checked(validate_menu(tree, self.known_prompts, self.actions), tree, tree.version)
+        problems = validate_menu(tree, self.known_prompts, self.actions)
+        return Checked(problems, tree, tree.version, touched_prompts(tree, self._live_tree()))
+
+    def _live_tree(self) -> MenuTree | None:
+        live = self.live()
+        if live is None:
+            return None
+        if self._live_cache is None or self._live_cache.version != live.version:
+            self._live_cache, _ = parse_menu_text(live.text, self.label)
+        return self._live_cache
 
     def live(self) -> Publication | None:
         return live_publication(self.db, self.menu)

@@ -84,6 +84,7 @@ def test_edit_simulate_publish_and_roll_back_in_the_browser(
         type_at_end_of(page, "label: 主菜单", "（新版）")
         expect(page.locator("#draft-state")).to_have_attribute("data-dirty", "0")
         expect(page.locator("#draft-state")).to_contain_text("草稿已保存")
+        expect(page.locator("#touched-prompts li[data-prompt=main_menu]")).to_be_visible()
         expect(page.locator(".tree-node[data-node=main] .label").first).to_have_text(
             "主菜单（新版）"
         )

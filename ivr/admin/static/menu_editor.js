@@ -101,7 +101,15 @@
     const reply = await post("/admin/menus/check", {text: editor.getValue()});
     if (seq !== checkSeq || !reply.ok) return;
     showProblems(reply.data.problems);
-    if (reply.data.tree) renderTree(reply.data.tree);
+    if (reply.data.tree) {
+      renderTree(reply.data.tree);
+      showTouched(reply.data.touched_prompts);
+    }
+  }
+
+  function showTouched(prompts) {
+    const list = document.getElementById("touched-prompts");
+    list.replaceChildren(...prompts.map((id) => el("li", {"data-prompt": id}, el("a", {href: "/admin/prompts"}, id))));
   }
 
   let savedGeneration = editor.changeGeneration();
