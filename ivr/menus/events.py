@@ -51,9 +51,10 @@ class ActionCompleted:
 
 @dataclass(frozen=True)
 class TransferEnded:
-    """The agent queue's verdict on a `Transfer`."""
+    """The agent queue's verdict on a `Transfer`: "left" is the caller's own choice (`*` while
+    waiting, or an agent's transfer back into the IVR): back to its menu with no apology."""
 
-    outcome: Literal["answered", "no_answer", "closed"]
+    outcome: Literal["answered", "no_answer", "closed", "left"]
 
 
 Event = DigitPressed | PromptFinished | TimerExpired | IntentHeard | ActionCompleted | TransferEnded

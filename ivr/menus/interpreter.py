@@ -384,6 +384,8 @@ class MenuRun:
             self.state = State.ENDED
         elif event.outcome == "no_answer":
             self._notice(node.busy_prompt, node.no_answer, {})
+        elif event.outcome == "left":
+            self._enter(self._menus[-1] if self._menus else self.tree.start, now)
         else:
             self._notice(node.closed_prompt, node.closed, self._hours_variables())
 

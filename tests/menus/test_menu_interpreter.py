@@ -362,6 +362,15 @@ def test_no_agent_answering_is_said_and_the_caller_returns_to_the_menu(call: Fak
     at_node(call, "sub")
 
 
+def test_leaving_the_queue_returns_to_the_menu_without_an_apology(call: FakeCall) -> None:
+    call.press("1")
+    call.press("0")
+    call.finish_prompt()
+    call.send(TransferEnded("left"))
+    at_node(call, "sub")
+    assert call.heard() == ("sub_keys",)
+
+
 def test_agent_key_outside_hours_says_when_agents_answer_and_returns(call: FakeCall) -> None:
     call.wall = LUNCH_BREAK
     call.press("1")
