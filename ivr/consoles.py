@@ -14,6 +14,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 
 from ivr.admin.pages import SupervisorConsole
+from ivr.agents.console_pages import AgentConsole
 from ivr.web.server import WebConsole
 from ivr.web.services import WebServices
 from ivr.web.settings import WebSettings
@@ -29,6 +30,7 @@ def start_consoles(reactor: Any, services: WebServices) -> IListeningPort | None
         return None
     console = WebConsole(services, settings)
     SupervisorConsole(console)
+    AgentConsole(console)
     try:
         return console.listen(reactor)
     except CannotListenError as error:

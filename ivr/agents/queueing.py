@@ -32,7 +32,6 @@ from ivr.agents.acd import Acd, AgentState, Offer, Strategy, estimated_wait
 from ivr.agents.hold_music import hold_music
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
-from ivr.interfaces import Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
 from ivr.menus.events import PromptRef
@@ -46,6 +45,14 @@ OFFER_INTERVAL = 0.25  # seconds between a node's offer rounds while it has call
 HEARTBEAT_INTERVAL = 5.0
 SWEEP_INTERVAL = 10.0
 HOLD_LOOPS = 20  # hold music queued at once (16 s each): longer than any announcement gap
+
+
+class Scheduler(Protocol):
+    """The reactor's timer (`IReactorTime.callLater`); `task.Clock` in tests."""
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], /, *args: object, **kw: object
+    ) -> IDelayedCall: ...
 
 
 class QueueCall(Protocol):

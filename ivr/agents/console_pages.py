@@ -1,0 +1,211 @@
+"""The agent console: state buttons, the screen pop while the phone rings, notes, the callback
+list and a live view of the agent's queues. Built on the shared web server (ivr/web): its
+accounts, sessions, CSRF and role checks; pages for the `agent` role (supervisors may look).
+
+The page polls `/agent/state.json` every second; every answer is read from Redis and SQL on the
+worker pool, so any node's console shows the same queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from twisted.web.server import Request
+
+from ivr.agents import callbacks
+from ivr.agents.acd import Acd, AgentState, QueueView
+from ivr.agents.call_notes import add_note
+from ivr.agents.screen_pop import screen_pop
+from ivr.menus.loader import parse_menu_text
+from ivr.menus.publishing import configured_menu_file
+from ivr.menus.schema import MenuTree, TransferNode
+from ivr.store.menu_versions import live_publication
+from ivr.store.web_sessions import SessionUser
+from ivr.web.server import BadRequest, JsonResponse, WebConsole, read_json
+
+HERE = Path(__file__).resolve().parent
+AGENT = ("agent", "supervisor")
+STATE_NAMES = {
+    "logged_out": "已签出",
+    "available": "空闲",
+    "ringing": "振铃",
+    "on_call": "通话中",
+    "wrap_up": "话后处理",
+    "paused": "示忙",
+}
+PAUSE_REASONS = ("小休", "就餐", "培训", "会议", "处理工单")
+
+
+def agent_queues(tree: MenuTree, agent: str) -> tuple[str, ...]:
+    """The queues (skills) an agent serves: declared ones listing it or listing nobody; without
+    a `queues:` section, every queue a transfer node names."""
+    if tree.queues:
+        return tuple(
+            sorted(q.name for q in tree.queues.values() if not q.members or agent in q.members)
+        )
+    return tuple(sorted({n.queue for n in tree.nodes.values() if isinstance(n, TransferNode)}))
+
+
+class AgentConsole:
+    def __init__(self, console: WebConsole) -> None:
+        self.console = console
+        services = console.services
+        self.acd = Acd(services.redis, services.node)
+        self.menu_file = configured_menu_file(services.config)
+        zone_name = str(services.config.section("actions").get("timezone", "Asia/Shanghai"))
+        self.zone = ZoneInfo(zone_name)
+        console.add_templates(HERE / "templates")
+        console.add_static("agents", HERE / "static")
+        console.add_nav("坐席工作台", "/agent", AGENT)
+        console.page("/agent", roles=AGENT)(self.page)
+        console.page("/agent/state.json", roles=AGENT)(self.state)
+        console.page("/agent/state", roles=AGENT, methods=("POST",))(self.set_state)
+        console.page("/agent/note", roles=AGENT, methods=("POST",))(self.note)
+        console.page("/agent/callbacks/<int:callback_id>/done", roles=AGENT, methods=("POST",))(
+            self.callback_done
+        )
+
+    # --- pages --------------------------------------------------------------------------
+
+    async def page(self, request: Request, user: SessionUser) -> Any:
+        return self.console.render(
+            request, user, "agents/console.html", reasons=PAUSE_REASONS, states=STATE_NAMES
+        )
+
+    async def state(self, request: Request, user: SessionUser) -> Any:
+        body = await self.console.blocking(self._snapshot, user.username)
+        return JsonResponse(body)
+
+    async def set_state(self, request: Request, user: SessionUser) -> Any:
+        body = read_json(request)
+        wanted = str(body.get("state", ""))
+        if wanted not in ("available", "paused", "logged_out"):
+            raise BadRequest("状态须为 空闲、示忙 或 签出")
+        reason = str(body.get("reason", ""))[:32]
+        if wanted == "paused" and reason not in PAUSE_REASONS:
+            raise BadRequest("请选择示忙原因")
+        ok, current = await self.console.blocking(
+            self._set_state, user.username, AgentState(wanted), reason
+        )
+        await self.console.change(user, f"agent.{wanted}", user.username, reason=reason)
+        if not ok:
+            return JsonResponse(
+                {"error": f"当前为{STATE_NAMES[current.value]}，通话结束后再改"}, 409
+            )
+        return JsonResponse({"state": current.value})
+
+    async def note(self, request: Request, user: SessionUser) -> Any:
+        body = read_json(request)
+        call_id = str(body.get("call_id", ""))
+        if not call_id:
+            raise BadRequest("没有要备注的通话")
+        try:
+            await self.console.blocking(
+                add_note,
+                self.console.services.db,
+                call_id,
+                user.username,
+                str(body.get("text", "")),
+                self.console.services.wallclock(),
+            )
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+        return JsonResponse({"saved": True})
+
+    async def callback_done(self, request: Request, user: SessionUser, callback_id: int) -> Any:
+        body = read_json(request)
+        reached = bool(body.get("reached"))
+        done = await self.console.blocking(self._callback_done, callback_id, user.username, reached)
+        if not done:
+            return JsonResponse({"error": "该回电已由其他坐席处理"}, 409)
+        return JsonResponse({"done": reached})
+
+    # --- blocking work (worker pool) ----------------------------------------------------------
+
+    def _tree(self) -> MenuTree | None:
+        db = self.console.services.db
+        text = None
+        file_tree, _ = parse_menu_text(self.menu_file.read_text(encoding="utf-8"), "menu")
+        if file_tree is not None:
+            live = live_publication(db, file_tree.name)
+            text = live.text if live is not None else None
+        if text is None:
+            return file_tree
+        tree, _ = parse_menu_text(text, "menu")
+        return tree or file_tree
+
+    def _set_state(self, agent: str, state: AgentState, reason: str) -> tuple[bool, AgentState]:
+        tree = self._tree()
+        queues = agent_queues(tree, agent) if tree is not None else ()
+        return self.acd.set_state(agent, state, time.time(), reason, queues)
+
+    def _callback_done(self, callback_id: int, agent: str, reached: bool) -> bool:
+        db = self.console.services.db
+        if callbacks.claim(db, callback_id, agent) is None:
+            return False
+        callbacks.finish(db, callback_id, reached, self.console.services.wallclock())
+        return True
+
+    def _snapshot(self, agent: str) -> dict[str, Any]:
+        services = self.console.services
+        now = time.time()
+        status = self.acd.agent(agent)
+        shown = status.shown_state(now)
+        call = None
+        if status.call and shown in (AgentState.RINGING, AgentState.ON_CALL):
+            call = screen_pop(
+                services.db, services.redis, status.call, services.wallclock(), self.zone
+            )
+        tree = self._tree()
+        queues = agent_queues(tree, agent) if tree is not None else ()
+        views = [self.acd.queue_view(queue) for queue in queues]
+        labels = {name: (tree.queue(name).label if tree else name) for name in queues}
+        return {
+            "agent": {
+                "name": agent,
+                "state": shown.value,
+                "state_name": STATE_NAMES[shown.value],
+                "reason": status.reason if shown is AgentState.PAUSED else "",
+                "since": _clock(status.since, self.zone),
+                "calls": status.calls,
+                "wrap_left": max(0, round(status.wrap_until - now))
+                if shown is AgentState.WRAP_UP
+                else 0,
+            },
+            "call": call,
+            "queues": [_queue(view, labels[view.name], now) for view in views],
+            "callbacks": [
+                {
+                    "id": cb.id,
+                    "queue": labels.get(cb.queue, cb.queue),
+                    "number": cb.number,
+                    "window": cb.window,
+                    "requested_at": cb.requested_at.astimezone(self.zone).strftime("%m-%d %H:%M"),
+                    "state": cb.state,
+                    "agent": cb.agent or "",
+                }
+                for cb in callbacks.pending(services.db, queues)
+            ],
+        }
+
+
+def _queue(view: QueueView, label: str, now: float) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "label": label,
+        "waiting": view.waiting_count,
+        "longest_wait": round(view.longest_wait(now)),
+        "agents": [
+            {"name": a.name, "state": STATE_NAMES[a.shown_state(now).value]} for a in view.agents
+        ],
+    }
+
+
+def _clock(epoch: float, zone: ZoneInfo) -> str:
+    if not epoch:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, zone).strftime("%H:%M:%S")

@@ -1,0 +1,154 @@
+// The agent console: polls /agent/state.json every second and draws state, screen pop, queues
+// and callbacks; buttons post with the session's CSRF token.
+"use strict";
+(() => {
+  const csrf = document.body.dataset.csrf;
+  const $ = (id) => document.getElementById(id);
+  let current = null;  // the call on screen (its Call-ID)
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {error: "服务器没有回答（" + response.status + "）"}; }
+    return {ok: response.ok, data};
+  }
+
+  function say(text, bad) {
+    $("message").textContent = text;
+    $("message").className = bad ? "alert" : "muted";
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function list(id, items, render) {
+    const ul = $(id);
+    ul.replaceChildren(...items.map((item) => {
+      const li = document.createElement("li");
+      li.textContent = render(item);
+      return li;
+    }));
+    if (!items.length) {
+      const li = document.createElement("li");
+      li.textContent = "无";
+      li.className = "muted";
+      ul.append(li);
+    }
+  }
+
+  function drawAgent(agent) {
+    const state = $("state");
+    state.textContent = agent.state_name;
+    state.className = "state state-" + agent.state;
+    let detail = "自 " + agent.since + " 起";
+    if (agent.reason) detail = agent.reason + "，" + detail;
+    if (agent.wrap_left) detail = "还剩 " + agent.wrap_left + " 秒";
+    $("state-detail").textContent = agent.since ? detail + "　今日接听 " + agent.calls + " 通" : "";
+    const busy = agent.state === "ringing" || agent.state === "on_call";
+    for (const button of document.querySelectorAll("[data-state]")) button.disabled = busy;
+  }
+
+  function drawPop(call, agentState) {
+    const pop = $("pop");
+    if (!call) { pop.hidden = true; current = null; return; }
+    pop.hidden = false;
+    pop.className = "card pop " + agentState;
+    $("pop-title").textContent = agentState === "ringing" ? "来电振铃中 — 请接听话机" : "通话中";
+    $("pop-number").textContent = call.caller || "未知号码";
+    $("pop-reason").textContent = {caller_request: "来电者要求人工服务", too_many_failures: "多次输入未成功"}[call.reason] || call.reason || "—";
+    $("pop-path").textContent = (call.path || []).join(" › ") || "—";
+    const collected = Object.entries(call.collected || {});
+    $("pop-collected").replaceChildren(...(collected.length ? collected.map(([key, value]) => {
+      const span = document.createElement("span");
+      span.className = "masked";
+      span.textContent = ({id_number: "身份证号 "}[key] || key + " ") + value + "　";
+      return span;
+    }) : ["—"]));
+    $("pop-outcomes").textContent = (call.outcomes || []).join("，") || "—";
+    $("pop-transcript").textContent = (call.transcript || []).join(" / ") || "—";
+    list("pop-earlier", call.earlier_today || [], (c) => c.started_at + "　" + (c.path || []).join(" › ") + (c.outcome ? "　" + c.outcome : ""));
+    list("pop-notes", call.notes || [], (n) => n.at + " " + n.agent + "：" + n.text);
+    current = call.call_id;
+  }
+
+  function drawQueues(queues) {
+    $("queues").tBodies[0].replaceChildren(...queues.map((q) => {
+      const tr = document.createElement("tr");
+      const mins = Math.floor(q.longest_wait / 60), secs = q.longest_wait % 60;
+      tr.append(cell(q.label), cell(String(q.waiting), "num"),
+        cell(q.waiting ? mins + " 分 " + secs + " 秒" : "—", "num"),
+        cell(q.agents.map((a) => a.name + " " + a.state).join("，")));
+      return tr;
+    }));
+  }
+
+  function drawCallbacks(items) {
+    const body = $("callbacks").tBodies[0];
+    if (!items.length) {
+      const tr = document.createElement("tr");
+      tr.append(cell("暂无待回电", "muted"));
+      tr.firstChild.colSpan = 6;
+      body.replaceChildren(tr);
+      return;
+    }
+    body.replaceChildren(...items.map((cb) => {
+      const tr = document.createElement("tr");
+      const done = document.createElement("td");
+      for (const [label, reached] of [["已回电", true], ["未接通", false]]) {
+        const button = document.createElement("button");
+        button.textContent = label;
+        button.addEventListener("click", async () => {
+          const result = await post("/agent/callbacks/" + cb.id + "/done", {reached});
+          say(result.ok ? "已记录" : result.data.error, !result.ok);
+          refresh();
+        });
+        done.append(button, " ");
+      }
+      tr.append(cell(cb.requested_at), cell(cb.queue), cell(cb.number), cell(cb.window),
+        cell(cb.state === "calling" ? "回电中（" + cb.agent + "）" : "待回电"), done);
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch("/agent/state.json", {credentials: "same-origin", headers: {"Accept": "application/json"}});
+      if (response.status === 401) { location.href = "/login?next=/agent"; return; }
+      const data = await response.json();
+      drawAgent(data.agent);
+      drawPop(data.call, data.agent.state);
+      drawQueues(data.queues);
+      drawCallbacks(data.callbacks);
+    } catch (e) {
+      say("与服务器的连接中断，正在重试…", true);
+    }
+  }
+
+  for (const button of document.querySelectorAll("[data-state]")) {
+    button.addEventListener("click", async () => {
+      const body = {state: button.dataset.state, reason: $("reason").value};
+      const result = await post("/agent/state", body);
+      say(result.ok ? "状态已更新" : result.data.error, !result.ok);
+      refresh();
+    });
+  }
+
+  $("save-note").addEventListener("click", async () => {
+    if (!current) return;
+    const result = await post("/agent/note", {call_id: current, text: $("note").value});
+    say(result.ok ? "备注已保存到通话记录" : result.data.error, !result.ok);
+    if (result.ok) $("note").value = "";
+    refresh();
+  });
+
+  refresh();
+  setInterval(refresh, 1000);
+})();

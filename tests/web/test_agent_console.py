@@ -1,0 +1,94 @@
+"""The agent console over HTTP against a real IVR: an agent (made with `python -m ivr agents
+add`) logs in, changes state, sees its queue and the callback list; notes land in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from ivr.agents.call_notes import notes_of_call
+from ivr.agents.callbacks import request_callback
+from tests.e2e.agent_phones import add_agent, server_redis
+from tests.e2e.server import IvrProcess, open_store, start_ivr
+from tests.web.console_client import PASSWORD, ConsoleClient, add_user, web_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IvrProcess]:
+    ivr = start_ivr(tmp_path_factory.mktemp("agent-console"))
+    try:
+        add_agent(ivr, "1001", PASSWORD, "王芳")
+        add_user(ivr, "boss", "supervisor", "王班长")
+        yield ivr
+    finally:
+        ivr.stop()
+
+
+@pytest.fixture
+def agent(server: IvrProcess) -> ConsoleClient:
+    client = ConsoleClient(web_url(server))
+    assert client.login("1001").status == 200
+    assert client.get("/agent").status == 200  # also reads the CSRF token
+    return client
+
+
+def test_agent_sets_available_and_paused_with_a_reason(agent: ConsoleClient) -> None:
+    assert agent.post("/agent/state", json_body={"state": "available"}).status == 200
+    state = agent.get("/agent/state.json").json()
+    assert state["agent"]["state"] == "available" and state["agent"]["state_name"] == "空闲"
+    (queue,) = state["queues"]
+    assert queue["label"] == "人工服务" and queue["agents"] == [{"name": "1001", "state": "空闲"}]
+    paused = agent.post("/agent/state", json_body={"state": "paused", "reason": "就餐"})
+    assert paused.status == 200
+    state = agent.get("/agent/state.json").json()["agent"]
+    assert (state["state"], state["reason"]) == ("paused", "就餐")
+    refused = agent.post("/agent/state", json_body={"state": "paused", "reason": "打游戏"})
+    assert refused.status == 400 and "示忙原因" in refused.json()["error"]
+    assert agent.post("/agent/state", json_body={"state": "logged_out"}).status == 200
+
+
+def test_state_changes_need_the_csrf_token(agent: ConsoleClient) -> None:
+    reply = agent.request("POST", "/agent/state", json_body={"state": "available"})
+    assert reply.status == 403
+
+
+def test_waiting_callers_and_callbacks_show_up(server: IvrProcess, agent: ConsoleClient) -> None:
+    agent.post("/agent/state", json_body={"state": "available"})
+    redis = server_redis(server)
+    redis.zadd("ivr:acd:q:agents", {"waiting-call": 1_000})
+    redis.hset("ivr:acd:call:waiting-call", mapping={"queue": "agents", "number": "139"})
+    db = open_store(server)
+    try:
+        request_callback(db, "agents", "13900001111", "明天上午", "c-9", dt.datetime.now(dt.UTC))
+    finally:
+        db.dispose()
+    state = agent.get("/agent/state.json").json()
+    assert state["queues"][0]["waiting"] == 1 and state["queues"][0]["longest_wait"] > 0
+    (callback,) = state["callbacks"]
+    assert (callback["number"], callback["window"]) == ("13900001111", "明天上午")
+    done = agent.post(f"/agent/callbacks/{callback['id']}/done", json_body={"reached": True})
+    assert done.status == 200
+    assert agent.get("/agent/state.json").json()["callbacks"] == []
+    redis.delete("ivr:acd:q:agents", "ivr:acd:call:waiting-call")
+
+
+def test_a_note_is_kept_with_the_call(server: IvrProcess, agent: ConsoleClient) -> None:
+    saved = agent.post("/agent/note", json_body={"call_id": "call-x@1", "text": "咨询挂失进度"})
+    assert saved.status == 200
+    empty = agent.post("/agent/note", json_body={"call_id": "call-x@1", "text": "  "})
+    assert empty.status == 400
+    db = open_store(server)
+    try:
+        (note,) = notes_of_call(db, "call-x@1")
+    finally:
+        db.dispose()
+    assert (note.agent, note.text) == ("1001", "咨询挂失进度")
+
+
+def test_the_page_speaks_chinese_and_supervisors_may_look(server: IvrProcess) -> None:
+    boss = ConsoleClient(web_url(server))
+    boss.login("boss")
+    page = boss.get("/agent")
+    assert page.status == 200 and "坐席工作台" in page.text and "示闲" in page.text
