@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 from twisted.web.server import Request
 
 from ivr.admin.figures import (
@@ -20,9 +21,12 @@ from ivr.admin.figures import (
     Totals,
     add_heard,
     figures,
+    local_midnight,
     report_live_calls,
     totals,
 )
+from ivr.admin.menu_work import MenuWork
+from ivr.admin.queue_figures import queue_figures, queue_names
 from ivr.store.web_sessions import SessionUser
 from ivr.web.server import JsonResponse, WebConsole
 
@@ -33,10 +37,10 @@ ACTION_NAMES = {"card_query": "社保卡查询", "temporary_loss": "临时挂失
 
 class DashboardPages:
     def __init__(
-        self, console: WebConsole, roles: Sequence[str], menu: str, zone: ZoneInfo
+        self, console: WebConsole, roles: Sequence[str], work: MenuWork, zone: ZoneInfo
     ) -> None:
         self.console = console
-        self.menu = menu
+        self.work = work
         self.zone = zone
         services = console.services
         console.add_nav("实时看板", "/admin/dashboard", roles)
@@ -70,7 +74,17 @@ class DashboardPages:
 
     def _figures(self) -> Figures:
         services = self._services
-        return figures(services.db, services.redis, self.menu, services.wallclock(), self.zone)
+        now = services.wallclock()
+        result = figures(services.db, services.redis, self.work.menu, now, self.zone)
+        queues = queue_names(self.work.live_tree())
+        try:
+            result.queues = queue_figures(
+                services.redis, services.db, services.node, queues,
+                local_midnight(now, self.zone), now,
+            )  # fmt: skip
+        except RedisError:
+            result.redis_ok = False
+        return result
 
     async def dashboard(self, request: Request, user: SessionUser) -> Any:
         now = await self.console.blocking(self._figures)
@@ -167,6 +181,26 @@ class _Snapshot(Collector):
         for what, count in now.heard_today.items():
             heard.add_metric([what], count)
         yield heard
+        waiting = GaugeMetricFamily("ivr_queue_waiting", "Callers waiting", labels=["queue"])
+        longest = GaugeMetricFamily(
+            "ivr_queue_longest_wait_seconds", "The head caller's wait", labels=["queue"]
+        )
+        agents = GaugeMetricFamily(
+            "ivr_queue_agents", "Agents of a queue by state", labels=["queue", "state"]
+        )
+        level = GaugeMetricFamily(
+            "ivr_queue_service_level_today",
+            "Percent answered within 20 s today (of answered and abandoned)",
+            labels=["queue"],
+        )
+        for queue in now.queues:
+            waiting.add_metric([queue.name], queue.waiting)
+            longest.add_metric([queue.name], queue.longest_wait_s)
+            for state, count in queue.agents.items():
+                agents.add_metric([queue.name, state], count)
+            if queue.service_level is not None:
+                level.add_metric([queue.name], queue.service_level)
+        yield from (waiting, longest, agents, level)
         live = GaugeMetricFamily("ivr_menu_live_info", "The live menu version", labels=["version"])
         live.add_metric([now.live_version or "none"], 1)
         yield live

@@ -22,6 +22,7 @@ import redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
+from ivr.admin.queue_figures import QueueFigures
 from ivr.store.db import Database
 from ivr.store.models import AuditEntry, CallRecord, MenuPublication
 
@@ -87,9 +88,14 @@ class Figures:
     heard_today: dict[str, int] = field(default_factory=dict)  # "按键 1" / "意图 agent" -> times
     live_version: str | None = None
     redis_ok: bool = True
+    queues: list[QueueFigures] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        shown = self.__dict__.copy()
+        shown["queues"] = [
+            {**queue.__dict__, "service_level": queue.service_level} for queue in self.queues
+        ]
+        return shown
 
 
 @dataclass(frozen=True)

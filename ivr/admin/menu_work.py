@@ -134,9 +134,9 @@ class MenuWork:
         if tree is None:
             return Checked(problems, None, None)
         problems = validate_menu(tree, self.known_prompts, self.actions)
-        return Checked(problems, tree, tree.version, touched_prompts(tree, self._live_tree()))
+        return Checked(problems, tree, tree.version, touched_prompts(tree, self.live_tree()))
 
-    def _live_tree(self) -> MenuTree | None:
+    def live_tree(self) -> MenuTree | None:
         live = self.live()
         if live is None:
             return None

@@ -51,6 +51,6 @@ class SupervisorConsole:
         tts = TtsSettings.from_section(services.config.section("prompts"))
         self.prompts = PromptPages(console, SUPERVISOR, work, catalog, tts)
         zone = ZoneInfo(str(services.config.section("actions").get("timezone", "Asia/Shanghai")))
-        self.dashboard = DashboardPages(console, SUPERVISOR, work.menu, zone)
+        self.dashboard = DashboardPages(console, SUPERVISOR, work, zone)
         self.cdr = CdrPages(console, SUPERVISOR, zone)
         self.changes = ChangeLogPages(console, SUPERVISOR)

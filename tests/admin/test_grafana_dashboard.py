@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr.admin.dashboard_pages import _Snapshot
 from ivr.admin.figures import Figures, Totals
+from ivr.admin.queue_figures import QueueFigures
 from ivr.config import PROJECT_ROOT
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "ivr-dashboard.json"
@@ -24,6 +25,7 @@ def test_every_metric_the_dashboard_queries_is_exported() -> None:
         drop_off={"主菜单": 1},
         heard_today={"按键 1": 2},
         live_version="abc",
+        queues=[QueueFigures("card", "社保卡", 1, 5.0, {"available": 1}, 1, 1, 0)],
     )
     totals = Totals({"none": 3}, {"bye": 3}, {("temporary_loss", "reported"): 1}, 2)
     registry = CollectorRegistry(auto_describe=False)

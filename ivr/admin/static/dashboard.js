@@ -66,6 +66,12 @@
     rows(document.getElementById("actions-table"), actions);
     rows(document.getElementById("outcomes-table"), Object.entries(f.outcomes_today).map(([outcome, count]) =>
       el("tr", {"data-outcome": outcome}, el("td", {}, outcome === "—" ? "未办理业务" : outcome), el("td", {class: "num"}, String(count)))));
+    const states = {available: "空闲", ringing: "振铃", on_call: "通话中", wrap_up: "话后整理", paused: "小休", logged_out: "未登录"};
+    rows(document.getElementById("queues-table"), f.queues.map((q) => el("tr", {"data-queue": q.name},
+      el("td", {}, q.label), el("td", {class: "num"}, String(q.waiting)), el("td", {class: "num"}, String(Math.round(q.longest_wait_s))),
+      el("td", {}, Object.entries(q.agents).map(([state, count]) => `${states[state] || state} ${count}`).join("，") || "无坐席"),
+      el("td", {class: "num"}, String(q.answered_today)), el("td", {class: "num"}, String(q.abandoned_today)),
+      el("td", {class: "num"}, q.service_level === null ? "—" : `${q.service_level}%`))));
     const stamp = document.getElementById("fig-updated");
     stamp.textContent = "已更新 " + new Date().toLocaleTimeString("zh-CN", {hour12: false});
   }

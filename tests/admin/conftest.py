@@ -1,0 +1,1 @@
+from tests.backends import backend, stores  # noqa: F401  (fixtures)
