@@ -15,6 +15,7 @@ from ivr.admin.menu_work import MenuWork
 from ivr.admin.prompt_pages import PromptPages
 from ivr.admin.sandbox import Sandbox
 from ivr.admin.simulator_pages import SimulatorPages
+from ivr.admin.user_pages import UserPages
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.tts import TtsSettings
 from ivr.menus.publishing import configured_menu_file
@@ -53,4 +54,5 @@ class SupervisorConsole:
         zone = ZoneInfo(str(services.config.section("actions").get("timezone", "Asia/Shanghai")))
         self.dashboard = DashboardPages(console, SUPERVISOR, work, zone)
         self.cdr = CdrPages(console, SUPERVISOR, zone)
+        self.users = UserPages(console, SUPERVISOR)
         self.changes = ChangeLogPages(console, SUPERVISOR)

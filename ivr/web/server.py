@@ -371,6 +371,11 @@ def _secure(request: IRequest) -> None:
         request.setHeader(name, value)
 
 
+def form_value(request: Request, name: str) -> str:
+    """A form field or query argument as text ('' when absent)."""
+    return _arg(request, name)
+
+
 def _arg(request: Request, name: str) -> str:
     values: Iterable[bytes] = (request.args or {}).get(name.encode(), [])
     for value in values:

@@ -74,3 +74,31 @@ def test_vendored_libraries_are_served_locally(base_url: str) -> None:
     for path in ("/static/web/vendor/codemirror.js", "/static/web/vendor/chart.umd.min.js"):
         reply = client.get(path)
         assert reply.status == 200 and len(reply.body) > 100_000
+
+
+def test_a_supervisor_adds_and_disables_an_account_and_its_session_ends_at_once(
+    console_server: IvrProcess, base_url: str
+) -> None:
+    boss = ConsoleClient(base_url)
+    boss.login("boss")
+    boss.get("/admin/users")
+    added = boss.post(
+        "/admin/users/add",
+        data={"username": "agent9", "display_name": "赵坐席", "role": "agent",
+              "password": "agent9-pass"},
+    )  # fmt: skip
+    assert "已新建账号 agent9" in added.text
+    short = boss.post(
+        "/admin/users/add",
+        data={"username": "agent10", "display_name": "", "role": "agent", "password": "short"},
+    )
+    assert "密码至少 8 位" in short.text
+    agent = ConsoleClient(base_url)
+    assert "您好，赵坐席" in agent.login("agent9", "agent9-pass").text
+    boss.get("/admin/users")
+    assert "已停用 agent9" in boss.post("/admin/users/agent9/disable").text
+    assert "您好" not in agent.get("/").text  # the open session stopped working
+    assert "不能停用自己的账号" in boss.post("/admin/users/boss/disable").text
+    with sqlite3.connect(console_server.data_dir / "ivr.sqlite3") as db:
+        logged = set(db.execute("SELECT username, action, target FROM change_log"))
+    assert {("boss", "user.add", "agent9"), ("boss", "user.disable", "agent9")} <= logged
