@@ -37,7 +37,7 @@ from ivr.menus.events import (
     TransferEnded,
 )
 from ivr.menus.interpreter import MenuRun
-from ivr.menus.schema import MenuTree
+from ivr.menus.schema import Kind, MenuTree
 from ivr.work_calendar import WorkCalendar
 
 MAX_AUTO_STEPS = 60  # prompts finished in a row in fast mode before the simulator stops
@@ -81,7 +81,9 @@ class Simulation:
     def key(self, digit: str, fast: bool) -> None:
         if digit not in KEYS:
             raise ValueError(f"不是电话按键：{digit}")
-        self._note("caller", f"按键 {digit}")
+        # As on a real call, digits typed into a number (an ID, a PIN) are never shown.
+        typing = self.run.node.kind is Kind.COLLECT and digit.isdigit()
+        self._note("caller", f"按键 {'•' if typing else digit}")
         self._event(DigitPressed(digit), fast)
 
     def say(self, text: str, fast: bool) -> None:

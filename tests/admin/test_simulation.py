@@ -43,6 +43,7 @@ def test_a_simulated_temporary_loss_is_recorded_in_the_sandbox(tmp_path: Path) -
     assert state[DEMO_PEOPLE[0].id_number] == "临时挂失"
     # Read back masked in the prompt texts, never in full.
     assert not any(DEMO_PEOPLE[0].id_number in text for text in texts)
+    assert "按键 •" in texts and "按键 3" not in texts  # typed digits are never shown
     sandbox.reset()
     assert sandbox.loss_reports() == before
 

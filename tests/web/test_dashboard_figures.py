@@ -7,12 +7,15 @@ import json
 import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
+from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from ivr.store.models import CallRecord
 from tests.e2e.server import SIP_CLIENTS, IvrProcess, free_port, open_store
+from tests.web.browser import chromium, log_in, screenshot
 from tests.web.console_client import METRICS_TOKEN, ConsoleClient
 
 # digits each caller keys, how many callers, where each hangs up (the menu node it reached)
@@ -63,7 +66,7 @@ def wait_for(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def test_dashboard_and_metrics_equal_the_database_after_50_scripted_calls(
-    console_server: IvrProcess, base_url: str
+    console_server: IvrProcess, base_url: str, tmp_path: Path
 ) -> None:
     for digits, calls, _ in BATCHES:
         sipp_batch(console_server, digits, calls)
@@ -112,3 +115,19 @@ def test_dashboard_and_metrics_equal_the_database_after_50_scripted_calls(
         assert samples[("ivr_heard_today", (("what", what),))] == count
     this_node = f"127.0.0.1:{console_server.sip_port}"
     assert samples[("ivr_calls_active", (("ivr_node", this_node),))] == 0
+
+    # The page shows the same figures; the CDR search finds the callers who hung up at 信息查询.
+    with chromium() as browser:
+        page = log_in(browser, base_url, "boss")
+        page.set_viewport_size({"width": 1440, "height": 1400})
+        page.goto(base_url + "/admin/dashboard")
+        expect(page.locator("#kpi-calls-today")).to_have_text(str(calls))
+        expect(page.locator("#kpi-hung-up")).to_have_text(str(hung_up))
+        expect(page.locator("#queues-table tbody tr").first).to_be_visible()
+        page.wait_for_timeout(500)  # the charts draw without animation
+        screenshot(page, tmp_path, "console-dashboard")
+        page.goto(base_url + "/admin/cdr")
+        expect(page.locator("#cdr-table tbody tr")).to_have_count(calls)
+        screenshot(page, tmp_path, "console-cdr")
+        page.goto(base_url + "/admin/prompts?node=query")
+        screenshot(page, tmp_path, "console-prompts")

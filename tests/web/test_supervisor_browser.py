@@ -105,7 +105,8 @@ def test_edit_simulate_publish_and_roll_back_in_the_browser(
         )
         expect(page.locator(f"#sandbox-cards tr[data-id='{DEMO_ID}']")).to_contain_text("临时挂失")
         expect(page.locator("#sim-path li[data-node=loss_report]")).to_be_visible()
-        assert DEMO_ID not in page.locator("#sim-log").inner_text()  # read back masked
+        log = page.locator("#sim-log").inner_text()
+        assert DEMO_ID not in log and "按键 •" in log  # keyed and read back masked
         assert live_db(console_server, "SELECT count(*) FROM loss_report") == [(0,)]
         assert live_db(console_server, "SELECT count(*) FROM person") == [(0,)]
         screenshot(page, tmp_path, "console-simulator")

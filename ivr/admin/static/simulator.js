@@ -22,7 +22,8 @@
       $("sim-log").append(el("li", {class: `who-${entry.who}`, "data-node": entry.node}, entry.text));
     }
     logSize += state.log.length;
-    $("sim-log").scrollTop = $("sim-log").scrollHeight;
+    const pane = $("sim-log").parentElement;
+    pane.scrollTop = pane.scrollHeight;
     const path = $("sim-path");
     path.replaceChildren(...state.path.map((step, index) =>
       el("li", {class: index === state.path.length - 1 ? "current" : "", "data-node": step.id}, `${step.label}`, el("span", {class: "node-id"}, step.id))));
