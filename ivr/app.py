@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError, ReactorNotRunning
@@ -57,7 +58,8 @@ from ivr.sip.sdp import NoCommonCodec, build_offer, negotiate
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
 from ivr.speech.service import SpeechService
-from ivr.store.cdr import CallDetail, record_call
+from ivr.store.cdr import CallDetail
+from ivr.store.cdr_spool import CdrSpool
 from ivr.store.menu_nudge import NudgeListener
 from ivr.store.migrate import upgrade
 from ivr.web.services import WebServices
@@ -94,7 +96,13 @@ class IvrApp:
             config.store.data_dir / "recordings" if call_settings.get("record") else None
         )
 
-        self.db_pool = BlockingPool(reactor, "ivr-db", int(call_settings.get("db_threads", 8)))
+        db_threads = int(call_settings.get("db_threads", 8))
+        # Beyond four jobs a thread waiting, an action is answered "busy" at once (PoolBusy).
+        self.db_pool = BlockingPool(reactor, "ivr-db", db_threads, max_queued=4 * db_threads)
+        # CDRs: spooled to disk, then drained into the database, in order, on one thread.
+        self.cdr_pool = BlockingPool(reactor, "ivr-cdr", 1)
+        self.cdr_spool = CdrSpool(config.store.data_dir)
+        self.schema_ready = False  # set once the start-up upgrade reached the database
         # One writer thread for every recording: each file's writes stay in order.
         self.recording_pool = BlockingPool(reactor, "ivr-rec", 1)
         self.action_context = ActionContext.from_config(config)
@@ -165,6 +173,7 @@ class IvrApp:
         self.pacer.start()
         self._housekeeping.start(5.0, now=False)
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
+        self._drain_cdrs()  # records a killed process left in the spool
         self.menu_nudges.start()
         log.info("IVR ready")
 
@@ -348,8 +357,21 @@ class IvrApp:
             outcome=call.last_outcome,
             end_reason=call.end_reason,
         )
-        self.db_pool.run(record_call, self.action_context.db, detail).addErrback(
-            lambda failure: call.log.error("CDR not written: %s", failure.type.__name__)
+        self.cdr_pool.run(self.cdr_spool.append, detail).addErrback(
+            lambda failure: call.log.error("CDR not spooled: %s", failure.type.__name__)
+        )
+        self._drain_cdrs()
+
+    def _drain_cdrs(self) -> None:
+        """Move spooled CDRs into the database; they stay spooled while it is down."""
+
+        def drained(count: int) -> None:
+            if count > 1:
+                log.info("%d spooled call records written to the database", count)
+
+        self.cdr_pool.run(self.cdr_spool.drain, self.action_context.db).addCallbacks(
+            drained,
+            lambda failure: log.warning("CDRs kept in the spool: %s", failure.type.__name__),
         )
 
     def note_heard(self, what: str) -> None:
@@ -384,13 +406,28 @@ class IvrApp:
 
     def _sweep(self) -> None:
         """Hang up calls whose media stopped (a phone that vanished without BYE); pick up an
-        edited or newly published menu."""
+        edited or newly published menu; finish the start-up's database work if it was down."""
+        if not self.schema_ready:
+            self._upgrade_schema()
+        elif self.cdr_pool.pending == 0:  # (a look at an empty spool needs no database)
+            self._drain_cdrs()
         self._poll_menu()
         now = self.monotonic()
         for call in list(self.calls.values()):
             last = call.session.last_received
             if not call.held and last is not None and now - last > self.media_timeout:
                 call.hang_up(f"no RTP for {self.media_timeout:.0f} s")
+
+    def _upgrade_schema(self) -> None:
+        def upgraded(_: object) -> None:
+            self.schema_ready = True
+            log.info("database reached: schema up to date")
+            self._drain_cdrs()
+
+        self.db_pool.run(upgrade_database, self.config).addCallbacks(
+            upgraded,
+            lambda failure: log.warning("database still unavailable: %s", failure.type.__name__),
+        )
 
     def _record_lapses(self) -> None:
         """Audit temporary losses that lapsed (their state needs no job; the audit log does)."""
@@ -448,8 +485,9 @@ def run(config: Config, log_level: str = "INFO") -> int:
     from twisted.internet import reactor
 
     try:
-        upgrade_database(config)
+        schema_ready = try_upgrade_database(config)
         app = IvrApp(config, reactor)
+        app.schema_ready = schema_ready
         app.start()
         start_consoles(reactor, app.console_services())
     except CannotListenError as error:
@@ -467,6 +505,20 @@ def run(config: Config, log_level: str = "INFO") -> int:
     signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(app.stop_reactor))
     reactor.run(installSignalHandlers=False)
     return 0
+
+
+def try_upgrade_database(config: Config) -> bool:
+    """Upgrade at start; with the database down the IVR starts anyway (menus that need no
+    storage work, actions answer "busy") and the housekeeping sweep upgrades once it is back."""
+    try:
+        upgrade_database(config)
+    except SQLAlchemyError as error:
+        log.warning(
+            "the database is unavailable at start (%s): actions answer busy until it returns",
+            type(error).__name__,
+        )
+        return False
+    return True
 
 
 def upgrade_database(config: Config) -> None:

@@ -33,6 +33,7 @@ from ivr.sip.events import CallCancelled, CallEnded, CallHandle, DtmfInfo, Event
 from ivr.sip.sdp import MediaChoice, NoCommonCodec, build_answer, negotiate
 from ivr.sip.uri import NameAddr
 from ivr.speech import events as speech
+from ivr.store.commit_guard import CommitGuard
 
 if TYPE_CHECKING:
     from ivr.app import IvrApp
@@ -130,6 +131,7 @@ class Call:
         self.end_reason: str | None = None
         self.last_outcome: str | None = None
         self._timer: IDelayedCall | None = None
+        self._action_guard: CommitGuard | None = None  # of the action the menu waits for
         self._sdp_version = 1
         self._sent_sdp = offered
 
@@ -202,6 +204,8 @@ class Call:
         self.services.inband.forget(self.handle)
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
+        if self._action_guard is not None:
+            self._action_guard.withdraw()  # hung up mid-action: its work must not commit
         if self.listener is not None:
             self.listener.close()
         if self.recorder is not None:
@@ -311,7 +315,17 @@ class Call:
         self._timer = None
         if deadline is not None and not self.ended:
             delay = max(0.0, deadline - self.services.monotonic())
-            self._timer = self.services.reactor.callLater(delay, self._feed, menu.TimerExpired())
+            self._timer = self.services.reactor.callLater(delay, self._timer_expired)
+
+    def _timer_expired(self) -> None:
+        guard = self._action_guard
+        if guard is not None and self.run.node.kind is Kind.ACTION:
+            # The action timeout: take its commit back before the menu says it failed.
+            if not guard.withdraw():
+                self.log.info("action timeout: its commit is under way, waiting for it")
+                return
+            self._action_guard = None
+        self._feed(menu.TimerExpired())
 
     def _play(self, command: menu.Play) -> None:
         frames: list[Frames] = []
@@ -326,19 +340,31 @@ class Call:
             self._feed(menu.PromptFinished(token))
 
     def _run_action(self, command: menu.RunAction) -> None:
+        """Run the action with a `CommitGuard`: once the caller is told it failed (the menu's
+        action timeout) or hangs up, the guard is withdrawn and the action cannot commit; an
+        action that claimed it first is waited for, so the caller hears what committed."""
+        guard = self._action_guard = CommitGuard()
         request = ActionRequest(
             name=command.name,
             params=dict(command.params),
             caller=self.info.caller,
             call_ref=self.info.ref,
+            guard=guard,
         )
 
         def done(result: ActionResult) -> None:
+            if self._action_guard is not guard:
+                return  # the caller was already told it failed
+            self._action_guard = None
             self.last_outcome = f"{command.name}:{result.outcome}"
             self.log.info("action %s -> %s", command.name, result.outcome)
             self._feed(menu.ActionCompleted(command.request_id, result.outcome, result.values))
 
         def failed(failure: Failure) -> None:
+            if self._action_guard is not guard:
+                return
+            self._action_guard = None
+            guard.withdraw()
             self.log.error("action %s failed: %s", command.name, failure.type.__name__)
             self._feed(menu.ActionCompleted(command.request_id, "unavailable"))
 
