@@ -21,7 +21,6 @@ def open_redis(settings: StoreSettings) -> redis.Redis:
     bounds = {
         "socket_timeout": settings.timeout,
         "socket_connect_timeout": settings.timeout,
-        "health_check_interval": 30,
     }
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **bounds)
