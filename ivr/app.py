@@ -1,8 +1,9 @@
 """The process: one reactor, the SIP transport, the pacing clock, worker pools and every call.
 
 `IvrApp` builds the shared services once (prompt catalog, live menu, action registry, speech
-model, storage) and creates a `Call` per incoming INVITE. It is also the services object each
-call uses, so a call reaches nothing global.
+model, storage) and creates a `Call` per incoming INVITE. It provides what a call needs
+(`ivr.call.CallProcess`) and what an agent leg needs (`ivr.agents.transfer.LegServices`), so
+neither reaches anything global, and routes each SIP event to the call or leg it belongs to.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +31,29 @@ from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
 from ivr.agents.registrar import RegistrarSettings, Reply
 from ivr.agents.registration import Registration
-from ivr.agents.transfer import AgentLeg, AgentSettings
-from ivr.call import Call, CallInfo
+from ivr.agents.transfer import AgentLeg, AgentSettings, publish_context
+from ivr.call import Call, CallInfo, TransferLeg
 from ivr.config import Config
 from ivr.consoles import start_consoles
+from ivr.interfaces import DatagramHandler
+from ivr.media.frames import Frames, load_frames
 from ivr.media.pacer import PacingClock
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.recorder import CallRecorder
 from ivr.menus import events as menu
+from ivr.menus.interpreter import MenuRun
 from ivr.menus.live import LiveMenu
 from ivr.menus.publishing import MenuFollower, MenuSync, configured_menu_file
+from ivr.rtp.g711 import Codec
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
-from ivr.rtp.transport import DatagramHandler, RtpEndpoint, listen_rtp
-from ivr.sip.events import (
-    CallConfirmed,
-    CallEnded,
-    CallHandle,
-    Event,
-    IncomingCall,
-    RegisterReceived,
-    RequestHandle,
-)
-from ivr.sip.message import Request
-from ivr.sip.sdp import NoCommonCodec, build_offer, negotiate
+from ivr.rtp.transport import RtpEndpoint, listen_rtp
+from ivr.sip.commands import SipCommands
+from ivr.sip.events import CallHandle, Event, IncomingCall, RegisterReceived, RequestHandle
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
+from ivr.speech.events import SpeechEvent
+from ivr.speech.listener import CallListener
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail
 from ivr.store.cdr_spool import CdrSpool
@@ -72,20 +69,11 @@ DRAIN_CHECK = 0.5  # seconds between looks, while draining, for the last call to
 LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
 
 
-@dataclass
-class PendingOffer:
-    """A call whose INVITE had no SDP: our 200 OK offered media; the ACK will answer."""
-
-    request: Request
-    rtp: RtpEndpoint
-    offer: bytes
-    calls: list[Call]  # where its RTP port delivers once the call exists
-
-
 class IvrApp:
     def __init__(self, config: Config, reactor: Any) -> None:
         self.config = config
         self.reactor = reactor
+        self.scheduler = reactor
         self.monotonic: Callable[[], float] = time.monotonic
         self.wallclock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         call_settings = config.section("call")
@@ -136,6 +124,7 @@ class IvrApp:
             registrar=True,
         )
         self.sip = SipTransport(self.ua, self._sip_event, reactor=reactor, clock=self.monotonic)
+        self.signalling = SipCommands(self.sip)
         self.registration = Registration.build(
             RegistrarSettings.from_section(config.section("agents")),
             self.action_context.db,
@@ -146,7 +135,6 @@ class IvrApp:
         self.agent_settings = AgentSettings.from_section(config.section("agents"))
         self.calls: dict[CallHandle, Call] = {}
         self.legs: dict[CallHandle, AgentLeg] = {}
-        self.offers: dict[CallHandle, PendingOffer] = {}  # delayed offers awaiting their ACK
         self.draining = False
         self.heard: Counter[str] = Counter()  # keys and intents since the consoles last took them
         self._housekeeping = task.LoopingCall(self._sweep)
@@ -191,7 +179,7 @@ class IvrApp:
         log.info("draining: %d call(s) in progress, no new calls", len(self.calls))
 
         def check() -> None:
-            if not self.calls and not self.offers:
+            if not self.calls:
                 log.info("drained: every call has ended")
                 self.stop_reactor()
             elif self.monotonic() >= deadline:
@@ -215,8 +203,6 @@ class IvrApp:
                 loop.stop()
         for call in list(self.calls.values()):
             call.hang_up("server shutting down")
-        for handle in list(self.offers):
-            self.sip.command(lambda ua, now, handle=handle: ua.hangup(handle, now))
         log.info("shutting down: %d calls ended", len(self.calls))
         return task.deferLater(self.reactor, SHUTDOWN_GRACE if self.calls else 0, self._stopped)
 
@@ -233,9 +219,6 @@ class IvrApp:
         if isinstance(event, RegisterReceived):
             self.registration.receive(event)
             return
-        if event.call in self.offers:
-            self._offer_answered(event)
-            return
         handler = self.calls.get(event.call) or self.legs.get(event.call)
         if handler is not None:
             handler.on_sip(event)
@@ -247,73 +230,36 @@ class IvrApp:
 
     def _incoming(self, event: IncomingCall) -> None:
         if self.draining:
-            self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
+            self.signalling.reject(event.call, 503)
             return
-        choice = None
-        if event.sdp.strip():
-            try:
-                choice = negotiate(event.sdp)
-            except NoCommonCodec:
-                log.info("call %s refused: no common codec (488)", event.call.call_id)
-                self.sip.command(lambda ua, now: ua.reject(event.call, 488, now))
-                return
-        calls: list[Call] = []  # the RTP port opens before its call exists
-
-        def deliver(data: bytes, source: tuple[str, int], now: float) -> None:
-            if calls:
-                calls[0].on_rtp(data, source, now)
-
-        try:
-            rtp = self.open_rtp(deliver)
-        except (CannotListenError, PortsExhausted):
-            log.warning("call %s refused: no RTP port free (503)", event.call.call_id)
-            self.sip.command(lambda ua, now: ua.reject(event.call, 503, now))
-            return
-        if choice is None:
-            self._offer(event, rtp, calls)
-            return
-        call = Call(self, event.call, event.request, choice, rtp)
-        calls.append(call)
+        call = Call(self, event.call, event.request)
         self.calls[event.call] = call
-        call.answer()
+        call.invited(event.sdp)
 
-    def _offer(self, event: IncomingCall, rtp: RtpEndpoint, calls: list[Call]) -> None:
-        """An INVITE without SDP (a delayed offer, as some PBX trunks send): our offer goes in
-        the 200 OK and the caller's answer comes in the ACK (RFC 3261 §13.2.1)."""
-        offer = build_offer(self.media_host, rtp.port, session_id=rtp.port, version=1)
-        self.offers[event.call] = PendingOffer(event.request, rtp, offer, calls)
-        self.sip.command(lambda ua, now: ua.answer(event.call, offer, now))
-        log.info("call %s: INVITE without SDP, offered in the 200 OK", event.call.call_id)
-
-    def _offer_answered(self, event: Event) -> None:
-        """The ACK with the caller's answer starts the call; a BYE, an ACK timeout or an ACK
-        without a usable answer ends it (RFC 3261 §13.2.1: the UAS then sends BYE)."""
-        pending = self.offers[event.call]
-        if isinstance(event, CallEnded):
-            del self.offers[event.call]
-            pending.rtp.close()
-            log.info("call %s ended before its answer: %s", event.call.call_id, event.reason)
-            return
-        if not isinstance(event, CallConfirmed):
-            return  # nothing else can happen before the ACK
-        del self.offers[event.call]
-        try:
-            choice = negotiate(event.sdp)
-        except NoCommonCodec:
-            log.warning("call %s: the ACK brought no usable SDP answer, BYE", event.call.call_id)
-            pending.rtp.close()
-            self.sip.command(lambda ua, now: ua.hangup(event.call, now))
-            return
-        call = Call(self, event.call, pending.request, choice, pending.rtp, pending.offer)
-        pending.calls.append(call)
-        self.calls[event.call] = call
-        call.start("answered (delayed offer)")
-
-    # --- services for calls ----------------------------------------------------------------
+    # --- services for calls and agent legs -------------------------------------------------
 
     def open_rtp(self, on_datagram: DatagramHandler) -> RtpEndpoint:
         """Bind the next free RTP port of the range (raises when none is left)."""
         return listen_rtp(self.reactor, self.ports, on_datagram, interface=self.config.sip.host)
+
+    def prompt_frames(self, prompt: menu.PromptRef, codec: Codec) -> Frames:
+        segments = self.prompts.segments(prompt.prompt_id, prompt.variables)
+        return tuple(frame for path in segments for frame in load_frames(path, codec))
+
+    def menu_run(self, caller: str, call_ref: str) -> MenuRun:
+        """A run of the menu version live now; the call keeps it to its end."""
+        return MenuRun(
+            self.menu.current,
+            wallclock=self.wallclock,
+            calendar=self.calendar,
+            caller=caller,
+            call_ref=call_ref,
+        )
+
+    def listener_for_call(
+        self, call_ref: str, on_event: Callable[[SpeechEvent], None]
+    ) -> CallListener | None:
+        return self.speech.listener_for_call(call_ref, on_event)
 
     def run_action(self, request: ActionRequest) -> Deferred[ActionResult]:
         return self.db_pool.run(self.actions.run, request)
@@ -329,22 +275,40 @@ class IvrApp:
             lambda failure: log.error("recording not written: %s", failure.getErrorMessage())
         )
 
-    def start_transfer(self, call: Call, command: menu.Transfer) -> None:
-        if self.agent_settings.target is None:
+    def start_transfer(self, call: Call, command: menu.Transfer) -> TransferLeg | None:
+        target = self.agent_settings.target
+        if target is None:
             call.log.warning("transfer to %s: no agent configured (agents.target)", command.queue)
-            self.reactor.callLater(0, call.transfer_ended, "no_answer")
-            return
+            return None
         try:
-            call.transfer = AgentLeg(self, call, command.context)
+            leg = AgentLeg(
+                self,
+                call,
+                target,
+                self.agent_settings.ring_timeout,
+                ref=call.info.ref,
+                from_user=call.info.caller or "12333",
+                context=command.context,
+            )
         except (CannotListenError, PortsExhausted):
             call.log.warning("transfer to %s: no RTP port free", command.queue)
-            self.reactor.callLater(0, call.transfer_ended, "no_answer")
+            return None
+        self.legs[leg.handle] = leg
+        return leg
+
+    def publish_context(self, ref: str, context: Mapping[str, Any]) -> Deferred[None]:
+        return self.db_pool.run(publish_context, self.action_context.redis, ref, context)
+
+    def leg_closed(self, handle: CallHandle) -> None:
+        self.legs.pop(handle, None)
 
     def transcript(self, call: Call, text: str) -> None:
         call.log.info("transcript: %d characters", len(text))
 
     def call_finished(self, call: Call) -> None:
         self.calls.pop(call.handle, None)
+        if call.answered_at is None:
+            return  # refused, or ended before the ACK answered our offer: no call took place
         detail = CallDetail(
             call_id=call.info.call_id,
             started_at=call.info.started_at,
@@ -352,7 +316,7 @@ class IvrApp:
             callee=call.info.callee,
             answered_at=call.answered_at,
             ended_at=self.wallclock(),
-            menu_version=call.menu_tree.version,
+            menu_version=call.run.tree.version,
             path=tuple(call.run.path),
             outcome=call.last_outcome,
             end_reason=call.end_reason,
@@ -392,7 +356,9 @@ class IvrApp:
             pool=self.db_pool,
             node=f"{self.config.sip.advertised_host}:{self.config.sip.port}",
             wallclock=self.wallclock,
-            calls_now=lambda: Counter(call.run.node.label for call in self.calls.values()),
+            calls_now=lambda: Counter(
+                call.run.node.label for call in self.calls.values() if call.started
+            ),
             take_heard=self._take_heard,
         )
 
@@ -414,9 +380,7 @@ class IvrApp:
         self._poll_menu()
         now = self.monotonic()
         for call in list(self.calls.values()):
-            last = call.session.last_received
-            if not call.held and last is not None and now - last > self.media_timeout:
-                call.hang_up(f"no RTP for {self.media_timeout:.0f} s")
+            call.check_media(now, self.media_timeout)
 
     def _upgrade_schema(self) -> None:
         def upgraded(_: object) -> None:

@@ -1,9 +1,11 @@
 """One call: the only place where SIP, RTP, the menu run and speech meet for one caller.
 
-A `Call` holds no business rule and no protocol logic. It turns what arrives (RTP datagrams,
-SIP events, speech events, worker results, its timer) into menu events, and carries out the
-menu's commands (play, stop, run an action, transfer, hang up) with the shared services.
-Everything here runs on the reactor thread; blocking work goes to the worker pools.
+A `Call` holds no business rule and no protocol logic. It exists from the caller's INVITE on:
+it opens its RTP port, lets its `OfferAnswer` settle the media (at once for an early offer, at
+the ACK for a delayed one), then turns what arrives (RTP datagrams, SIP events, speech events,
+worker results, its timer) into menu events and carries out the menu's commands (play, stop,
+run an action, transfer, hang up). What it needs from the process is `CallProcess`; nothing here
+knows the reactor or the application. Everything runs on the reactor thread.
 """
 
 from __future__ import annotations
@@ -11,34 +13,47 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ivr.actions.base import ActionRequest, ActionResult
+from ivr.interfaces import Address, DatagramHandler, MediaPort, Scheduler
 from ivr.logs import CallLog
-from ivr.media.frames import Frames, load_frames
-from ivr.media.pacer import RtpStream
+from ivr.media.frames import Frames
+from ivr.media.pacer import PacedStream, RtpStream
 from ivr.media.player import Player
 from ivr.menus import events as menu
 from ivr.menus.interpreter import MenuRun
 from ivr.menus.schema import Kind
 from ivr.rtp.dtmf_merge import DtmfMerger, Source
-from ivr.rtp.g711 import codec_named
-from ivr.rtp.session import Address, RtpSession
-from ivr.sip.events import CallCancelled, CallEnded, CallHandle, DtmfInfo, Event, Reinvite
-from ivr.sip.sdp import MediaChoice, NoCommonCodec, build_answer, negotiate
+from ivr.rtp.g711 import Codec, codec_named
+from ivr.rtp.inband_dtmf import InbandDtmfBank
+from ivr.rtp.ports import PortsExhausted
+from ivr.rtp.session import RtpSession
+from ivr.sip.events import (
+    CallCancelled,
+    CallConfirmed,
+    CallEnded,
+    CallHandle,
+    DtmfInfo,
+    Event,
+    Reinvite,
+)
+from ivr.sip.offer_answer import NoAnswer, NotAcceptable, OfferAnswer, OfferPending
+from ivr.sip.sdp import MediaChoice
 from ivr.sip.uri import NameAddr
 from ivr.speech import events as speech
 from ivr.store.commit_guard import CommitGuard
 
 if TYPE_CHECKING:
-    from ivr.app import IvrApp
+    from twisted.internet.defer import Deferred
+
     from ivr.media.recorder import CallRecorder
-    from ivr.rtp.transport import RtpEndpoint
     from ivr.sip.message import Request
     from ivr.speech.listener import CallListener
 
@@ -51,11 +66,57 @@ _refs = itertools.count(1)
 HANGUP_DRAIN = 0.5
 
 
+class CallSignalling(Protocol):
+    """The SIP commands a call gives for its own dialog."""
+
+    def answer(self, call: CallHandle, sdp: bytes) -> None: ...
+    def reject(self, call: CallHandle, status: int) -> None: ...
+    def hang_up(self, call: CallHandle) -> None: ...
+    def answer_reinvite(self, call: CallHandle, sdp: bytes) -> None: ...
+    def reject_reinvite(self, call: CallHandle, status: int) -> None: ...
+
+
+class MediaClock(Protocol):
+    """The pacing clock: sends a registered stream's frames every 20 ms."""
+
+    def register(self, stream: PacedStream) -> None: ...
+    def unregister(self, stream: PacedStream) -> None: ...
+
+
 class TransferLeg(Protocol):
     """An agent leg the call is bridged (or being bridged) to; see ivr/agents/transfer.py."""
 
     def caller_audio(self, payload: bytes) -> None: ...
     def hang_up(self) -> None: ...
+
+
+class CallProcess(Protocol):
+    """What a call needs from the process (`ivr.app.IvrApp`; fakes in tests)."""
+
+    @property
+    def media_host(self) -> str: ...
+    @property
+    def scheduler(self) -> Scheduler: ...
+    @property
+    def signalling(self) -> CallSignalling: ...
+    @property
+    def pacer(self) -> MediaClock: ...
+    @property
+    def inband(self) -> InbandDtmfBank: ...
+    def monotonic(self) -> float: ...
+    def wallclock(self) -> dt.datetime: ...
+    def open_rtp(self, on_datagram: DatagramHandler) -> MediaPort: ...
+    def prompt_frames(self, prompt: menu.PromptRef, codec: Codec) -> Frames: ...
+    def menu_run(self, caller: str, call_ref: str) -> MenuRun: ...
+    def listener_for_call(
+        self, call_ref: str, on_event: Callable[[speech.SpeechEvent], None]
+    ) -> CallListener | None: ...
+    def open_recorder(self, info: CallInfo) -> CallRecorder | None: ...
+    def run_action(self, request: ActionRequest) -> Deferred[ActionResult]: ...
+    def start_transfer(self, call: Call, command: menu.Transfer) -> TransferLeg | None: ...
+    def transcript(self, call: Call, text: str) -> None: ...
+    def note_heard(self, what: str) -> None: ...
+    def call_finished(self, call: Call) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,115 +140,105 @@ def caller_number(request: Request) -> str:
 
 
 class Call:
-    def __init__(
-        self,
-        services: IvrApp,
-        handle: CallHandle,
-        request: Request,
-        choice: MediaChoice,
-        rtp: RtpEndpoint,
-        offered: bytes | None = None,
-    ) -> None:
-        """`offered`: the SDP our 200 OK already carried (a delayed offer), if any."""
-        self.services = services
+    # Set when the media is agreed (`_start`): the answer to an early offer, or the ACK's.
+    codec: Codec
+    session: RtpSession
+    player: Player
+    stream: RtpStream
+    run: MenuRun
+
+    def __init__(self, process: CallProcess, handle: CallHandle, request: Request) -> None:
+        self.process = process
         self.handle = handle
-        self.choice = choice
-        self.rtp = rtp
         self.info = CallInfo(
             ref=f"c{next(_refs)}",
             call_id=handle.call_id,
             caller=caller_number(request),
             callee=request.uri,
-            started_at=services.wallclock(),
+            started_at=process.wallclock(),
         )
         self.log = CallLog(log, f"{self.info.ref} {handle.call_id[:16]}")
-        codec = codec_named(choice.codec)
-        self.codec = codec
-        self.session = RtpSession(
-            codec,
-            (choice.remote_host, choice.remote_port),
-            payload_type=choice.payload_type,
-            telephone_event_pt=choice.telephone_event_pt,
-        )
-        self.player = Player(codec, self._prompt_finished)
-        self.stream = RtpStream(self.player, self.session, rtp.protocol.send)
+        self.rtp: MediaPort | None = None
+        self.media: OfferAnswer | None = None
         self.merger = DtmfMerger()
-        self.menu_tree = services.menu.current
-        self.run = MenuRun(
-            self.menu_tree,
-            wallclock=services.wallclock,
-            calendar=services.calendar,
-            caller=self.info.caller,
-            call_ref=self.info.ref,
-        )
-        self.listener: CallListener | None = services.speech.listener_for_call(
-            self.info.ref, self._speech_event
-        )
-        self.recorder: CallRecorder | None = services.open_recorder(self.info)
+        self.listener: CallListener | None = None
+        self.recorder: CallRecorder | None = None
         self.transfer: TransferLeg | None = None
+        self._bridged = False  # to an agent: the agent's audio replaces our prompts
         self.answered_at: dt.datetime | None = None
+        self.started = False
         self.held = False
         self.ended = False
         self.end_reason: str | None = None
         self.last_outcome: str | None = None
         self._timer: IDelayedCall | None = None
         self._action_guard: CommitGuard | None = None  # of the action the menu waits for
-        self._sdp_version = 1
-        self._sent_sdp = offered
 
     # --- life cycle -----------------------------------------------------------------------
 
-    def answer(self) -> None:
-        """Send 200 OK with our SDP answer and start the menu at once."""
-        sdp = self._sdp()
-        self.services.sip.command(lambda ua, now: ua.answer(self.handle, sdp, now))
-        self.start("answered")
+    def invited(self, sdp: bytes) -> None:
+        """The INVITE: open RTP, answer its offer (the menu starts at once) or offer ours in the
+        200 OK (the menu starts at the ACK's answer); refuse with 503 or 488 when we cannot."""
+        try:
+            self.rtp = self.process.open_rtp(self.on_rtp)
+        except (CannotListenError, PortsExhausted):
+            self.log.warning("refused: no RTP port free (503)")
+            self.process.signalling.reject(self.handle, 503)
+            return
+        self.media = OfferAnswer(self.process.media_host, self.rtp.port)
+        try:
+            reply = self.media.invite(sdp)
+        except NotAcceptable:
+            self.log.info("refused: no common codec (488)")
+            self.process.signalling.reject(self.handle, 488)
+            return
+        self.process.signalling.answer(self.handle, reply)
+        if self.media.choice is None:
+            self.log.info("INVITE without SDP, offered in the 200 OK")
+        else:
+            self._start(self.media.choice, "answered")
 
-    def _sdp(self) -> bytes:
-        """Our session description for the media as chosen now. Its o= version grows when it
-        differs from the last one we sent and only then (RFC 3264 §8)."""
-        sdp = self._describe()
-        if self._sent_sdp is not None and sdp != self._sent_sdp:
-            self._sdp_version += 1
-            sdp = self._describe()
-        self._sent_sdp = sdp
-        return sdp
-
-    def _describe(self) -> bytes:
-        return build_answer(
-            self.choice,
-            self.services.media_host,
-            self.rtp.port,
-            session_id=self.rtp.port,
-            version=self._sdp_version,
+    def _start(self, choice: MediaChoice, how: str) -> None:
+        """Media and menu on, once the caller's media is agreed."""
+        assert self.rtp is not None
+        self.started = True
+        self.answered_at = self.process.wallclock()
+        self.codec = codec_named(choice.codec)
+        self.session = RtpSession(
+            self.codec,
+            (choice.remote_host, choice.remote_port),
+            payload_type=choice.payload_type,
+            telephone_event_pt=choice.telephone_event_pt,
         )
-
-    def start(self, how: str) -> None:
-        """Media and menu on: at our 200 OK, or at the ACK that brought the caller's answer to
-        the offer our 200 OK carried (a delayed offer; the app sent that 200 OK)."""
-        self.answered_at = self.services.wallclock()
+        self.player = Player(self.codec, self._prompt_finished)
+        self.stream = RtpStream(self.player, self.session, self.rtp.send)
+        self.run = self.process.menu_run(self.info.caller, self.info.ref)
+        self.listener = self.process.listener_for_call(self.info.ref, self._speech_event)
+        self.recorder = self.process.open_recorder(self.info)
         self.log.info(
             "%s: caller %s, %s/%s, RTP port %d, menu %s@%s",
             how,
             self.info.caller or "anonymous",
-            self.choice.codec,
-            self.choice.telephone_event_pt,
+            choice.codec,
+            choice.telephone_event_pt,
             self.rtp.port,
-            self.menu_tree.name,
-            self.menu_tree.version[:8],
+            self.run.tree.name,
+            self.run.tree.version[:8],
         )
-        self.services.pacer.register(self.stream)
-        self._apply(self.run.start(self.services.monotonic()))
+        self._follow(choice)
+        self._apply(self.run.start(self.process.monotonic()))
 
     def hang_up(self, reason: str) -> None:
         """End the call from our side (BYE); cleanup follows the SIP layer's CallEnded."""
         if not self.ended:
             self.log.info("hanging up: %s", reason)
-            self.services.sip.command(lambda ua, now: ua.hangup(self.handle, now))
+            self.process.signalling.hang_up(self.handle)
 
     def on_sip(self, event: Event) -> None:
         if isinstance(event, DtmfInfo):
-            self._digit(event.digit, "info", self.services.monotonic())
+            self._digit(event.digit, "info", self.process.monotonic())
+        elif isinstance(event, CallConfirmed):
+            self._acknowledged(event.sdp)
         elif isinstance(event, Reinvite):
             self._reinvite(event.sdp)
         elif isinstance(event, CallEnded):
@@ -195,13 +246,31 @@ class Call:
         elif isinstance(event, CallCancelled):
             self._finish("cancelled")
 
+    def _acknowledged(self, sdp: bytes) -> None:
+        """An ACK: it starts a delayed-offer call, or settles the answer to a refresh offer."""
+        if self.media is None or self.ended:
+            return
+        try:
+            choice = self.media.ack(sdp)
+        except NoAnswer:
+            self.log.warning("the ACK brought no usable SDP answer, BYE")
+            self.hang_up("no SDP answer in the ACK")
+            return
+        if choice is None:
+            return
+        if not self.started:
+            self._start(choice, "answered (delayed offer)")
+        else:
+            self._follow(choice)
+
     def _finish(self, reason: str) -> None:
         if self.ended:
             return
         self.ended = True
         self.end_reason = reason
-        self.services.pacer.unregister(self.stream)
-        self.services.inband.forget(self.handle)
+        if self.started:
+            self.process.pacer.unregister(self.stream)
+        self.process.inband.forget(self.handle)
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         if self._action_guard is not None:
@@ -212,13 +281,16 @@ class Call:
             self.recorder.close()
         if self.transfer is not None:
             self.transfer.hang_up()
-        self.rtp.close()
-        self.log.info("ended: %s", reason)
-        self.services.call_finished(self)
+        if self.rtp is not None:
+            self.rtp.close()
+        self.log.info("%s: %s", "ended" if self.started else "ended before its answer", reason)
+        self.process.call_finished(self)
 
     # --- media in -------------------------------------------------------------------------
 
     def on_rtp(self, data: bytes, source: Address, now: float) -> None:
+        if not self.started:
+            return  # a delayed offer's answer is not in yet: nothing is agreed
         received = self.session.receive(data, source, now)
         for digit in received.digits:
             self._digit(digit, "rfc4733", now)
@@ -230,67 +302,76 @@ class Call:
             self.transfer.caller_audio(received.payload)
             return
         pcm = received.pcm
-        self.services.inband.add(self.handle, pcm)
+        self.process.inband.add(self.handle, pcm)
         if self.listener is not None:
             self.listener.feed(pcm)
 
+    def check_media(self, now: float, timeout: float) -> None:
+        """Hang up when the caller's RTP stopped for `timeout` seconds (a phone that vanished
+        without BYE); a call on hold may be silent."""
+        if not self.started or self.held or self.ended:
+            return
+        last = self.session.last_received
+        if last is not None and now - last > timeout:
+            self.hang_up(f"no RTP for {timeout:.0f} s")
+
     def inband_digit(self, digit: str) -> None:
-        self._digit(digit, "inband", self.services.monotonic())
+        self._digit(digit, "inband", self.process.monotonic())
 
     def _digit(self, digit: str, source: Source, now: float) -> None:
-        if self.ended or not self.merger.accept(digit, source, now):
+        if self.ended or not self.started or not self.merger.accept(digit, source, now):
             return
         # Keys typed into a collect may be an ID number or a PIN: never log those digits.
         shown = "•" if self.run.node.kind is Kind.COLLECT and digit.isdigit() else digit
         self.log.info("key %s (%s)", shown, source)
-        self.services.note_heard(f"按键 {shown}")
+        self.process.note_heard(f"按键 {shown}")
         self._feed(menu.DigitPressed(digit), now)
 
     def _reinvite(self, offer: bytes) -> None:
+        if self.media is None or not self.started:
+            return  # the UA answers 491 before the first ACK; nothing reaches here
+        try:
+            reply = self.media.reinvite(offer)
+        except (NotAcceptable, OfferPending) as refused:
+            status = 491 if isinstance(refused, OfferPending) else 488
+            self.log.info("re-INVITE refused (%d): %s", status, refused)
+            self.process.signalling.reject_reinvite(self.handle, status)
+            return
+        self.process.signalling.answer_reinvite(self.handle, reply)
         if not offer.strip():
-            # A re-INVITE without SDP (a session refresh by some PBXs): our offer is the
-            # session as it stands, unchanged, so its answer in the ACK cannot change it.
-            sdp = self._sdp()
-            self.services.sip.command(lambda ua, now: ua.answer_reinvite(self.handle, sdp, now))
+            # A session refresh: our offer is the session as it stands; the ACK answers it.
             self.log.info("re-INVITE without SDP: offered the session as it stands")
             return
-        try:
-            choice = negotiate(offer)
-        except NoCommonCodec:
-            self.services.sip.command(lambda ua, now: ua.reject_reinvite(self.handle, 488, now))
-            return
-        if choice.codec != self.choice.codec:
-            # Changing codec mid-call would re-encode every queued prompt; phones keep theirs.
-            self.services.sip.command(lambda ua, now: ua.reject_reinvite(self.handle, 488, now))
-            return
-        self.choice = choice
+        assert self.media.choice is not None
+        self._follow(self.media.choice)
+        self.log.info("re-INVITE: %s", "on hold" if self.held else "resumed")
+
+    def _follow(self, choice: MediaChoice) -> None:
+        """Send to where the agreed media says, and only while the caller does not hold."""
         self.session.remote = (choice.remote_host, choice.remote_port)
         self.session.telephone_event_pt = choice.telephone_event_pt
         self.held = not choice.sending
-        if self.held:
-            self.services.pacer.unregister(self.stream)
+        if self.held or self._bridged:
+            self.process.pacer.unregister(self.stream)
         else:
-            self.services.pacer.register(self.stream)
-        sdp = self._sdp()
-        self.services.sip.command(lambda ua, now: ua.answer_reinvite(self.handle, sdp, now))
-        self.log.info("re-INVITE: %s", "on hold" if self.held else "resumed")
+            self.process.pacer.register(self.stream)
 
     def _speech_event(self, event: speech.SpeechEvent) -> None:
         if self.ended:
             return
         if isinstance(event, speech.IntentHeard):
             self.log.info("heard intent %s (%.2f)", event.intent, event.confidence)
-            self.services.note_heard(f"意图 {event.intent}")
-            self._feed(menu.IntentHeard(event.intent, event.text), self.services.monotonic())
+            self.process.note_heard(f"意图 {event.intent}")
+            self._feed(menu.IntentHeard(event.intent, event.text), self.process.monotonic())
         elif isinstance(event, speech.Transcript):
-            self.services.transcript(self, event.text)
+            self.process.transcript(self, event.text)
 
     # --- the menu -------------------------------------------------------------------------
 
     def _feed(self, event: menu.Event, now: float | None = None) -> None:
         if self.ended:
             return
-        self._apply(self.run.handle(event, self.services.monotonic() if now is None else now))
+        self._apply(self.run.handle(event, self.process.monotonic() if now is None else now))
 
     def _apply(self, commands: list[menu.Command]) -> None:
         for command in commands:
@@ -303,9 +384,9 @@ class Call:
             elif isinstance(command, menu.RunAction):
                 self._run_action(command)
             elif isinstance(command, menu.Transfer):
-                self.services.start_transfer(self, command)
+                self._transfer(command)
             elif isinstance(command, menu.Hangup):
-                self.services.reactor.callLater(HANGUP_DRAIN, self.hang_up, command.reason)
+                self.process.scheduler.callLater(HANGUP_DRAIN, self.hang_up, command.reason)
         self._arm_timer()
 
     def _arm_timer(self) -> None:
@@ -314,8 +395,8 @@ class Call:
             self._timer.cancel()
         self._timer = None
         if deadline is not None and not self.ended:
-            delay = max(0.0, deadline - self.services.monotonic())
-            self._timer = self.services.reactor.callLater(delay, self._timer_expired)
+            delay = max(0.0, deadline - self.process.monotonic())
+            self._timer = self.process.scheduler.callLater(delay, self._timer_expired)
 
     def _timer_expired(self) -> None:
         guard = self._action_guard
@@ -330,8 +411,7 @@ class Call:
     def _play(self, command: menu.Play) -> None:
         frames: list[Frames] = []
         for prompt in command.prompts:
-            for path in self.services.prompts.segments(prompt.prompt_id, prompt.variables):
-                frames.append(load_frames(path, self.codec))
+            frames.append(self.process.prompt_frames(prompt, self.codec))
             self.log.info("play %s", prompt.prompt_id)
         self.player.play(tuple(itertools.chain.from_iterable(frames)), command.play_id)
 
@@ -368,21 +448,33 @@ class Call:
             self.log.error("action %s failed: %s", command.name, failure.type.__name__)
             self._feed(menu.ActionCompleted(command.request_id, "unavailable"))
 
-        self.services.run_action(request).addCallbacks(done, failed)
+        self.process.run_action(request).addCallbacks(done, failed)
 
     # --- transfer -------------------------------------------------------------------------
+
+    def _transfer(self, command: menu.Transfer) -> None:
+        self.transfer = self.process.start_transfer(self, command)
+        if self.transfer is None:  # no agent to call: the menu hears so on the next turn
+            self.process.scheduler.callLater(0, self.transfer_ended, "no_answer")
+
+    def ringback(self, frames: Frames) -> None:
+        """What the caller hears while the agent's phone rings."""
+        self.player.play(frames, token="ringback")
 
     def transfer_ended(self, outcome: str) -> None:
         """The agent leg's verdict: "answered" (bridged), "no_answer" or "closed"."""
         self.last_outcome = f"transfer:{outcome}"
-        if outcome != "answered":
-            self.transfer = None
         if outcome == "answered":
-            self.services.pacer.unregister(self.stream)
+            self._bridged = True
+            self.player.stop()
+            self.process.pacer.unregister(self.stream)
             if self.listener is not None:
                 self.listener.set_active(False)
+        else:
+            self.transfer = None
         self._feed(menu.TransferEnded(outcome))  # type: ignore[arg-type]
 
     def agent_audio(self, payload: bytes) -> None:
         """A frame from the bridged agent, relayed to the caller as it arrives."""
-        self.rtp.protocol.send(self.session.packet(payload), self.session.remote)
+        assert self.rtp is not None
+        self.rtp.send(self.session.packet(payload), self.session.remote)

@@ -18,25 +18,64 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from twisted.internet.interfaces import IDelayedCall
 
+from ivr.interfaces import Address, DatagramHandler, MediaPort, Scheduler
+from ivr.logs import CallLog
 from ivr.media.frames import Frames, encode_frames
 from ivr.rtp.g711 import SAMPLE_RATE, Codec, codec_named
-from ivr.rtp.session import Address, RtpSession
+from ivr.rtp.session import RtpSession
 from ivr.sip.events import CallEnded, CallHandle, Event, OutgoingAnswered, OutgoingFailed
-from ivr.sip.sdp import build_offer, parse_answer
+from ivr.sip.sdp import NoCommonCodec, build_offer, parse_answer
 
 if TYPE_CHECKING:
-    from ivr.app import IvrApp
-    from ivr.call import Call
-    from ivr.rtp.transport import RtpEndpoint
+    from redis import Redis
+    from twisted.internet.defer import Deferred
 
 log = logging.getLogger("ivr.agents")
 
 CONTEXT_TTL = 3600  # seconds the agent's screen can still fetch a call's context
+
+
+class CallerSide(Protocol):
+    """What an agent leg needs from the caller's call (`ivr.call.Call`)."""
+
+    codec: Codec
+    ended: bool
+
+    @property
+    def log(self) -> CallLog: ...
+
+    def ringback(self, frames: Frames) -> None: ...
+    def transfer_ended(self, outcome: str) -> None: ...
+    def agent_audio(self, payload: bytes) -> None: ...
+    def hang_up(self, reason: str) -> None: ...
+
+
+class LegServices(Protocol):
+    """What an agent leg needs from the process (`ivr.app.IvrApp`; fakes in tests)."""
+
+    @property
+    def media_host(self) -> str: ...
+    @property
+    def scheduler(self) -> Scheduler: ...
+    @property
+    def signalling(self) -> LegSignalling: ...
+    def open_rtp(self, on_datagram: DatagramHandler) -> MediaPort: ...
+    def publish_context(self, ref: str, context: Mapping[str, Any]) -> Deferred[None]: ...
+    def leg_closed(self, handle: CallHandle) -> None: ...
+
+
+class LegSignalling(Protocol):
+    """The SIP commands of a call the IVR places."""
+
+    def invite(
+        self, target: str, sdp: bytes, from_user: str, headers: Mapping[str, str]
+    ) -> CallHandle: ...
+    def hang_up(self, call: CallHandle) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,41 +101,46 @@ def ringback(codec_name: str) -> Frames:
     return encode_frames(cycle, codec_named(codec_name))
 
 
-def publish_context(app: IvrApp, ref: str, context: Mapping[str, Any]) -> None:
+def publish_context(redis: Redis, ref: str, context: Mapping[str, Any]) -> None:
     """BLOCKING (Redis): store the agent-screen context of a call for the consoles."""
-    redis = app.action_context.redis
     redis.set(f"ivr:agent-context:{ref}", json.dumps(context, ensure_ascii=False), ex=CONTEXT_TTL)
 
 
 class AgentLeg:
-    """The IVR's outgoing call to an agent, on behalf of one caller."""
+    """The IVR's outgoing call to an agent, on behalf of one caller (`ref`, calling from
+    `from_user`); the caller's SIP events for this leg go to `on_sip`."""
 
-    def __init__(self, app: IvrApp, call: Call, context: Mapping[str, Any]) -> None:
-        self.app = app
+    def __init__(
+        self,
+        services: LegServices,
+        call: CallerSide,
+        target: str,
+        ring_timeout: float,
+        *,
+        ref: str,
+        from_user: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        self.services = services
         self.call = call
         self.answered = False
         self.closed = False
         self.session: RtpSession | None = None
-        self._rtp: RtpEndpoint = app.open_rtp(self._agent_rtp)
-        settings = app.agent_settings
-        assert settings.target is not None
-        offer = build_offer(app.media_host, self._rtp.port, session_id=self._rtp.port, version=1)
-        headers = {"X-IVR-Call": call.info.ref, "Subject": "12333 transfer"}
-        self.handle: CallHandle = app.sip.command(
-            lambda ua, now: ua.invite(
-                settings.target, offer, now, from_user=call.info.caller or "12333", headers=headers
-            )
+        self._rtp = services.open_rtp(self._agent_rtp)
+        offer = build_offer(
+            services.media_host, self._rtp.port, session_id=self._rtp.port, version=1
         )
-        app.legs[self.handle] = self
-        self._timer: IDelayedCall | None = app.reactor.callLater(
-            settings.ring_timeout, self._ring_timeout
+        headers = {"X-IVR-Call": ref, "Subject": "12333 transfer"}
+        self.handle = services.signalling.invite(target, offer, from_user, headers)
+        self._timer: IDelayedCall | None = services.scheduler.callLater(
+            ring_timeout, self._ring_timeout
         )
-        cycles = max(1, int(settings.ring_timeout // 5) + 1)
-        call.player.play(ringback(call.codec.name) * cycles, token="ringback")
-        app.db_pool.run(publish_context, app, call.info.ref, dict(context)).addErrback(
+        cycles = max(1, int(ring_timeout // 5) + 1)
+        call.ringback(ringback(call.codec.name) * cycles)
+        services.publish_context(ref, dict(context)).addErrback(
             lambda failure: call.log.warning("agent context not published: %s", failure.value)
         )
-        call.log.info("calling agent %s", settings.target)
+        call.log.info("calling agent %s", target)
 
     # --- SIP events of the agent leg ------------------------------------------------------
 
@@ -119,7 +163,7 @@ class AgentLeg:
         self._cancel_timer()
         try:
             choice = parse_answer(sdp)
-        except ValueError:
+        except NoCommonCodec:
             self.call.log.warning("agent answered with unusable SDP; hanging up the agent")
             self.hang_up()
             self.call.transfer_ended("no_answer")
@@ -131,7 +175,6 @@ class AgentLeg:
             telephone_event_pt=choice.telephone_event_pt,
         )
         self.answered = True
-        self.call.player.stop()
         self.call.log.info("agent answered: bridged (%s to %s)", self.call.codec.name, choice.codec)
         self.call.transfer_ended("answered")
 
@@ -147,7 +190,7 @@ class AgentLeg:
     def caller_audio(self, payload: bytes) -> None:
         if self.session is not None:
             data = transcode(payload, self.call.codec, self.session.codec)
-            self._rtp.protocol.send(self.session.packet(data), self.session.remote)
+            self._rtp.send(self.session.packet(data), self.session.remote)
 
     def _agent_rtp(self, data: bytes, source: Address, now: float) -> None:
         if self.session is None or self.call.ended:
@@ -162,7 +205,7 @@ class AgentLeg:
         """BYE to a bridged agent, CANCEL to a ringing one."""
         if not self.closed:
             self.call.log.info("agent leg ended: %s", "BYE" if self.answered else "CANCEL")
-            self.app.sip.command(lambda ua, now: ua.hangup(self.handle, now))
+            self.services.signalling.hang_up(self.handle)
             self._close()
 
     def _close(self) -> None:
@@ -170,7 +213,7 @@ class AgentLeg:
             return
         self.closed = True
         self._cancel_timer()
-        self.app.legs.pop(self.handle, None)
+        self.services.leg_closed(self.handle)
         self._rtp.close()
 
     def _cancel_timer(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IReactorUDP
@@ -61,6 +61,10 @@ class RtpEndpoint:
     listening: IListeningPort
     pool: RtpPortPool
     closed: bool = False
+    send: Callable[[bytes, Address], None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.send = self.protocol.send  # bound once: it runs for every packet
 
     def close(self) -> None:
         """Unbind and return the port to the pool; closing twice is harmless."""

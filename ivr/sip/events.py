@@ -33,10 +33,10 @@ class IncomingCall:
 
 @dataclass(frozen=True)
 class CallConfirmed:
-    """The ACK for our 2xx arrived: media may flow both ways.
+    """The ACK for our 2xx to the INVITE or to a re-INVITE arrived: media may flow both ways.
 
-    `sdp` is the ACK's body: the caller's answer when the INVITE came without an offer and our
-    2xx carried one (RFC 3261 §13.2.1, delayed offer); empty otherwise.
+    `sdp` is the ACK's body: the caller's answer when the (re-)INVITE came without an offer and
+    our 2xx carried one (RFC 3261 §13.2.1, delayed offer); empty otherwise.
     """
 
     call: CallHandle

@@ -548,8 +548,9 @@ class UserAgent:
         if tx is None:
             return  # a retransmitted ACK
         tx.acknowledge(now)
-        if tx is not call.invite_tx:
-            return  # the ACK of a re-INVITE's 2xx
+        if tx is not call.invite_tx:  # the ACK of a re-INVITE's 2xx: maybe the answer to ours
+            self._report_progress(call, CallConfirmed(call.handle, ack.body))
+            return
         before = call.phase
         self._advance(call, In.ACK)
         if before is P.ANSWERED:

@@ -399,9 +399,11 @@ def test_reinvite_is_reported_and_answered_in_the_dialog(ua: UserAgent, phone: P
     assert ok.status == 200 and ok.body == ANSWER and ok.cseq == (2, "INVITE")
     assert ok.to_tag == tag
     phone.send(request("ACK", branch="z9hG4bK-re-ack", cseq=2, to_tag=tag), now=4.2)
+    assert phone.events() == [CallConfirmed(incoming.call)]  # the ACK of the re-INVITE's 200
+    phone.send(request("ACK", branch="z9hG4bK-re-ack", cseq=2, to_tag=tag), now=4.3)
     ua.handle_timer(40.0)
     assert methods(ua.datagrams_to_send()) == []  # ACKed: no retransmission, no BYE
-    assert phone.events() == []
+    assert phone.events() == []  # a retransmitted ACK is not reported again
 
 
 def test_reinvite_while_one_is_pending_gets_500_with_retry_after(phone: Phone) -> None:
