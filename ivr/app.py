@@ -36,9 +36,10 @@ from ivr.call import Call, CallInfo, TransferLeg
 from ivr.config import Config
 from ivr.consoles import start_consoles
 from ivr.interfaces import DatagramHandler
-from ivr.media.frames import Frames, load_frames
+from ivr.media.frames import Frames
 from ivr.media.pacer import PacingClock
-from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from ivr.media.prompt_audio import PromptAudio, changed
+from ivr.media.prompt_catalog import PromptSettings
 from ivr.media.recorder import CallRecorder
 from ivr.menus import events as menu
 from ivr.menus.interpreter import MenuRun
@@ -96,12 +97,16 @@ class IvrApp:
         self.action_context = ActionContext.from_config(config)
         self.calendar = self.action_context.settings.calendar  # agents' hours follow it too
         self.actions = ActionRegistry(self.action_context)
-        self.prompts = PromptCatalog.from_settings(PromptSettings.from_config(config))
+        self.prompt_settings = PromptSettings.from_config(config)
+        self.prompts = PromptAudio.load(self.prompt_settings)  # blocking: the reactor waits
+        self._log_missing_recordings()
+        self._prompts_polling = False
+        self.prompt_pool = BlockingPool(reactor, "ivr-prompts", 1)
         self.menu_follower = MenuFollower(
             configured_menu_file(config),
             self.action_context.db,
             self.wallclock,
-            known_prompts=set(self.prompts.ids()),
+            known_prompts=set(self.prompts.catalog.ids()),
             actions=action_outcomes(),
         )
         first = self.menu_follower.start()  # blocking, but the reactor is not running yet
@@ -243,8 +248,7 @@ class IvrApp:
         return listen_rtp(self.reactor, self.ports, on_datagram, interface=self.config.sip.host)
 
     def prompt_frames(self, prompt: menu.PromptRef, codec: Codec) -> Frames:
-        segments = self.prompts.segments(prompt.prompt_id, prompt.variables)
-        return tuple(frame for path in segments for frame in load_frames(path, codec))
+        return self.prompts.frames(prompt.prompt_id, prompt.variables, codec)
 
     def menu_run(self, caller: str, call_ref: str) -> MenuRun:
         """A run of the menu version live now; the call keeps it to its end."""
@@ -372,12 +376,14 @@ class IvrApp:
 
     def _sweep(self) -> None:
         """Hang up calls whose media stopped (a phone that vanished without BYE); pick up an
-        edited or newly published menu; finish the start-up's database work if it was down."""
+        edited or newly published menu, and edited prompts or recordings; finish the start-up's
+        database work if it was down."""
         if not self.schema_ready:
             self._upgrade_schema()
         elif self.cdr_pool.pending == 0:  # (a look at an empty spool needs no database)
             self._drain_cdrs()
         self._poll_menu()
+        self._poll_prompts()
         now = self.monotonic()
         for call in list(self.calls.values()):
             call.check_media(now, self.media_timeout)
@@ -417,6 +423,44 @@ class IvrApp:
             self._menu_synced,
             lambda failure: log.warning("menu poll failed: %s", failure.getErrorMessage()),
         ).addBoth(done)
+
+    def _poll_prompts(self) -> None:
+        """Reload and re-encode the prompts when their files changed, on a pool thread; calls
+        switch to the new audio at their next play."""
+        if self._prompts_polling:
+            return
+        self._prompts_polling = True
+
+        def reload() -> PromptAudio | None:
+            if not changed(self.prompts, self.prompt_settings):
+                return None
+            return PromptAudio.load(self.prompt_settings)
+
+        def done(result: object) -> None:
+            self._prompts_polling = False
+
+        self.prompt_pool.run(reload).addCallbacks(
+            self._prompts_reloaded,
+            lambda failure: log.error("prompts not reloaded: %s", failure.getErrorMessage()),
+        ).addBoth(done)
+
+    def _prompts_reloaded(self, audio: PromptAudio | None) -> None:
+        if audio is None:
+            return
+        self.prompts = audio
+        self.menu_follower.known_prompts = set(audio.catalog.ids())
+        log.info("prompts reloaded: %d clips", len(audio.catalog.clips()))
+        self._log_missing_recordings()
+
+    def _log_missing_recordings(self) -> None:
+        missing = self.prompts.missing
+        if missing:
+            log.error(
+                "%d prompt clips have no recording and are skipped (python -m ivr prompts "
+                "build): %s",
+                len(missing),
+                ", ".join(clip.name for clip in missing[:10]),
+            )
 
     def _menu_synced(self, sync: MenuSync) -> None:
         if sync.live is not None:

@@ -1,21 +1,18 @@
-"""Audio files to 20 ms G.711 payloads, encoded once and shared by every call.
+"""Audio files to 20 ms G.711 payloads (tuples of 160-byte payloads, shared by every call).
 
-`load_frames(path, codec)` returns a tuple of 160-byte payloads. The result is cached by
-(path, mtime, codec): a prompt re-recorded on disk is re-encoded on next use, and a thousand
-calls playing the same prompt share one tuple. 8 kHz mono 16-bit PCM WAVs are read with the
-standard `wave` module; anything else goes through pydub (resampled to 8 kHz mono 16-bit; WAVs
-of any rate need nothing more, other formats need ffmpeg installed).
+8 kHz mono 16-bit PCM WAVs are read with the standard `wave` module; anything else goes through
+pydub (resampled to 8 kHz mono 16-bit; WAVs of any rate need nothing more, other formats need
+ffmpeg installed). `ivr.media.prompt_audio` encodes every prompt clip this way once, at load.
 """
 
 from __future__ import annotations
 
 import wave
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ivr.rtp.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec, codec_named
+from ivr.rtp.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec
 
 Frames = tuple[bytes, ...]
 
@@ -42,14 +39,3 @@ def read_pcm_8k(path: Path) -> np.ndarray:
     segment = AudioSegment.from_file(str(path))
     segment = segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
     return np.frombuffer(segment.raw_data, dtype="<i2").copy()
-
-
-@lru_cache(maxsize=4096)
-def _load(path: Path, mtime_ns: int, codec_name: str) -> Frames:
-    return encode_frames(read_pcm_8k(path), codec_named(codec_name))
-
-
-def load_frames(path: str | Path, codec: Codec) -> Frames:
-    """The prompt at `path` as payloads of `codec`, from the cache when the file is unchanged."""
-    resolved = Path(path).resolve()
-    return _load(resolved, resolved.stat().st_mtime_ns, codec.name)

@@ -17,7 +17,8 @@ readout filter emitting a marker for its value; the markers, in rendered order, 
 A studio recording `<root>/studio/<name>.wav` wins over synthesis. Names: the prompt id for a
 prompt that is one plain text, `<id>.<n>` for its n-th text node otherwise (1-based, in source
 order), and `readout.<word>` for a readout word (`readout.pause` for the pause in ID numbers).
-Recording paths are resolved once at load, so `segments()` touches no file.
+Recording paths are resolved once at load, so `segments()` touches no file; `PromptAudio`
+(prompt_audio.py) holds every clip encoded, so playing reads nothing either.
 """
 
 from __future__ import annotations
@@ -209,13 +210,17 @@ class PromptCatalog:
 
     def segments(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> list[Path]:
         """The recordings to play, in order."""
-        paths: list[Path] = []
+        return [self._paths[clip] for clip in self.clips_for(prompt_id, variables)]
+
+    def clips_for(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> list[Clip]:
+        """The clips to play, in order."""
+        clips: list[Clip] = []
         for piece, words in self._expand(prompt_id, variables or {}):
             if isinstance(piece, Clip):
-                paths.append(self._paths[piece])
+                clips.append(piece)
             else:
-                paths.extend(self._paths[self._words[word]] for word in words)
-        return paths
+                clips.extend(self._words[word] for word in words)
+        return clips
 
     def clips(self) -> list[Clip]:
         """Every recording the catalog can play: all text nodes, then all readout words."""

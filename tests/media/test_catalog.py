@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.config import load_config
-from ivr.media.frames import load_frames
+from ivr.media.prompt_audio import PromptAudio
 from ivr.media.prompt_catalog import (
     Clip,
     PromptCatalog,
@@ -235,15 +235,18 @@ def test_every_shipped_prompt_has_a_committed_8khz_mono_recording() -> None:
             assert recording.getsampwidth() == 2 and recording.getnframes() > 0, clip
 
 
-def test_an_id_read_back_plays_through_the_shared_frame_cache() -> None:
-    """The lead joins segments as frames: every segment encodes to whole 20 ms payloads."""
-    catalog = PromptCatalog.from_settings(PromptSettings())
+def test_an_id_read_back_plays_from_the_clips_encoded_at_load() -> None:
+    """Every segment is a whole number of 20 ms payloads, each clip audible."""
+    audio = PromptAudio.load(PromptSettings())
+    catalog = audio.catalog
     readback = next(i for i in catalog.ids() if "id_number" in catalog.prompt(i).variables)
-    segments = catalog.segments(readback, {"id_number": ID})
-    frames = [load_frames(path, codec_named("PCMU")) for path in segments]
-    assert len(segments) >= 18 and all(frames)
+    clips = catalog.clips_for(readback, {"id_number": ID})
+    frames = [audio.encoded[clip, "PCMU"] for clip in clips]
+    assert len(clips) >= 18 and all(frames) and not audio.missing
     assert {len(payload) for clip in frames for payload in clip} == {160}
     assert sum(map(len, frames)) * 0.02 > 18 * 0.15  # 18 characters, each audible
+    played = audio.frames(readback, {"id_number": ID}, codec_named("PCMU"))
+    assert played == tuple(payload for clip in frames for payload in clip)
 
 
 def test_a_template_that_fails_while_rendering_is_a_prompt_error() -> None:
