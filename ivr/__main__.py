@@ -7,7 +7,7 @@ import sys
 
 COMMANDS = {
     "agents": ("ivr.agents.cli", "agents' SIP accounts: add, passwd, disable, enable, list"),
-    "db": ("ivr.store.cli", "database: upgrade, seed-demo, counter operations"),
+    "db": ("ivr.actions.cli", "database: upgrade, seed-demo, counter operations"),
     "menus": ("ivr.menus.cli", "menus: validate, publish, history, rollback"),
     "prompts": ("ivr.media.prompts_cli", "prompt recordings: build, check"),
     "speech": ("ivr.speech.cli", "speech: check intent phrases against the Vosk model"),

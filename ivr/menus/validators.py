@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ivr.actions.id_number import IdProblem, check_id_number
+from ivr.id_number import IdProblem, check_id_number
 from ivr.masking import mask_digits, mask_id_number, mask_pin
 
 LENGTH = "length"  # fewer or more digits than the node allows (also: nothing typed)

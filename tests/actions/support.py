@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import replace
 
 from ivr.actions.base import ActionRequest
-from ivr.actions.id_number import check_character
 from ivr.actions.service import ActionContext
 from ivr.actions.settings import PinPolicy
+from ivr.id_number import check_character
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # A Monday morning in Shanghai.

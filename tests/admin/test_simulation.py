@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ivr.actions.demo import DEMO_PEOPLE
 from ivr.actions.registry import action_outcomes
 from ivr.actions.settings import ActionSettings
 from ivr.admin.sandbox import Sandbox
@@ -12,7 +13,6 @@ from ivr.admin.simulation import SimulationBook, match_intent
 from ivr.config import PROJECT_ROOT
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.menus.validate import load_menu
-from ivr.store.demo import DEMO_PEOPLE
 from ivr.work_calendar import WorkCalendar
 
 INTENTS = {"agent": ["转 人工", "人工"], "loss": ["挂失"]}

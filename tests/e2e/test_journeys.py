@@ -4,7 +4,7 @@ A pjsua phone dials the real IVR, presses through config/menus/12333.yaml as the
 path has it (信息查询 1 → 社保卡查询 1 → 社保卡挂失 2 → ID number, `*` for X, `#` → 1), and
 records what it hears; the tests then find each prompt, readouts included, in that recording,
 and read the IVR's own database (seeded with `python -m ivr db seed-demo`, one person per
-journey: ivr/store/demo.py).
+journey: ivr/actions/demo.py).
 
 The calls of a backend run at the same time, one phone each: a journey lasts as long as its
 prompts (silence alone takes three 10 s timeouts), so one after the other they would take
@@ -29,13 +29,13 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr.actions.demo import DEMO_PEOPLE
 from ivr.actions.pin_hash import verify_pin
 from ivr.actions.settings import ActionSettings, parse_action_settings
 from ivr.config import load_config
 from ivr.masking import mask_id_number
 from ivr.menus.service_hours import ServiceHours
 from ivr.store.db import Database
-from ivr.store.demo import DEMO_PEOPLE
 from ivr.store.models import AuditEntry, Card, LossReport, Person, PinAttempt, PinCredential
 from ivr.work_calendar import configured_calendar
 from tests.e2e.audio import read_wav

@@ -28,9 +28,9 @@ import redis
 import yaml
 from sqlalchemy import Row, Select, select
 
+from ivr.actions.demo import DEMO_PEOPLE
 from ivr.masking import mask_id_number
 from ivr.store.db import Database
-from ivr.store.demo import DEMO_PEOPLE
 from ivr.store.models import CallRecord
 from ivr.store.redis_state import REDISLITE_FILE
 from tests.e2e.audio import read_wav

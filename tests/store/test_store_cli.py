@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from ivr.actions.card_rules import CardState
-from ivr.actions.id_number import check_id_number
+from ivr.actions.cli import main
+from ivr.actions.demo import DEMO_PEOPLE
 from ivr.actions.pin_hash import verify_pin
 from ivr.config import load_config
-from ivr.store.cli import main
+from ivr.id_number import check_id_number
 from ivr.store.db import open_database
-from ivr.store.demo import DEMO_PEOPLE
 from ivr.store.models import AuditEntry, Card, PinCredential
 
 LOSS_DEMO = next(p for p in DEMO_PEOPLE if p.name == "杨磊").id_number

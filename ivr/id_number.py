@@ -3,6 +3,9 @@
 An 18-character number: 6-digit administrative region, 8-digit birth date (YYYYMMDD),
 3-digit sequence (odd for men, even for women) and a check character computed with the
 ISO 7064 MOD 11-2 weights; a check value of 10 is written `X` (callers key it as `*`).
+
+One check for the whole process: the menu's `id_number` validator (what the caller is asked to
+re-key) and the actions (what they accept) both use it, and it imports nothing of either.
 """
 
 from __future__ import annotations

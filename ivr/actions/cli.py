@@ -22,12 +22,12 @@ from sqlalchemy import select
 
 from ivr.actions.base import system_clock
 from ivr.actions.counter import counter_operation, sweep_lapsed
+from ivr.actions.demo import seed_demo
 from ivr.actions.pin_hash import pepper_stored
 from ivr.actions.service import ActionContext
 from ivr.actions.settings import parse_action_settings
 from ivr.config import Config, load_config
 from ivr.store.db import open_database
-from ivr.store.demo import seed_demo
 from ivr.store.migrate import upgrade
 from ivr.store.models import PinCredential
 from ivr.work_calendar import configured_calendar

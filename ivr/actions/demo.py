@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.actions.card_rules import CardState, temporary_loss_expiry
-from ivr.actions.id_number import check_character
 from ivr.actions.pin_hash import hash_pin
 from ivr.actions.settings import ActionSettings
+from ivr.id_number import check_character
 from ivr.store.models import Card, LossReport, Person, PinCredential
 
 
