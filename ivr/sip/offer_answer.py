@@ -51,9 +51,11 @@ class Phase(enum.Enum):
 class OfferAnswer:
     """The media of one incoming call: `choice` is what both sides agreed, None before that."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, family: int = 4) -> None:
+        """`family`: the IP version of our RTP socket; a peer address of the other is unusable."""
         self.host = host
         self.port = port
+        self.family = family
         self.session_id = port  # unique enough per host and stable for the dialog
         self.version = 1
         self.phase = Phase.IDLE
@@ -133,9 +135,8 @@ class OfferAnswer:
         self._sent = description
         return description
 
-    @staticmethod
-    def _negotiate(body: bytes, supported: tuple[str, ...]) -> MediaChoice:
+    def _negotiate(self, body: bytes, supported: tuple[str, ...]) -> MediaChoice:
         try:
-            return negotiate(body, supported)
+            return negotiate(body, supported, self.family)
         except NoCommonCodec as error:
             raise NotAcceptable(str(error)) from None

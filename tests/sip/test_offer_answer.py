@@ -240,3 +240,10 @@ def test_our_descriptions_parse_back_to_the_agreed_media(dialog: OfferAnswer) ->
     mirrored = negotiate(answer)  # the caller reading our answer
     assert mirrored.codec == "PCMU" and mirrored.remote_port == 20000
     assert mirrored.direction == "sendonly"  # we said recvonly: from its side it may send
+
+
+def test_an_address_of_the_other_ip_family_is_not_acceptable(dialog: OfferAnswer) -> None:
+    with pytest.raises(NotAcceptable):
+        dialog.invite(offer(host="::1"))
+    six = OfferAnswer("::1", 20000, family=6)
+    assert "c=IN IP6 ::1" in six.invite(offer(host="::1")).decode()
