@@ -32,7 +32,7 @@ from ivr.actions.service import ActionContext
 from ivr.agents.registrar import RegistrarSettings, Reply
 from ivr.agents.registration import Registration
 from ivr.agents.transfer import AgentLeg, AgentSettings, publish_context
-from ivr.call import Call, CallInfo, TransferLeg
+from ivr.call import Call, CallInfo, CallSettings, TransferLeg
 from ivr.config import Config
 from ivr.consoles import start_consoles
 from ivr.interfaces import DatagramHandler
@@ -77,15 +77,14 @@ class IvrApp:
         self.scheduler = reactor
         self.monotonic: Callable[[], float] = time.monotonic
         self.wallclock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-        call_settings = config.section("call")
+        self.call_settings = CallSettings.from_section(config.section("call"))
+        self.limits = self.call_settings.limits
         self.media_host = config.sip.advertised_host
-        self.media_timeout = float(call_settings.get("media_timeout", 60))
-        self.drain_timeout = float(call_settings.get("drain_timeout", 600))
         self.recordings_dir: Path | None = (
-            config.store.data_dir / "recordings" if call_settings.get("record") else None
+            config.store.data_dir / "recordings" if self.call_settings.record else None
         )
 
-        db_threads = int(call_settings.get("db_threads", 8))
+        db_threads = self.call_settings.db_threads
         # Beyond four jobs a thread waiting, an action is answered "busy" at once (PoolBusy).
         self.db_pool = BlockingPool(reactor, "ivr-db", db_threads, max_queued=4 * db_threads)
         # CDRs: spooled to disk, then drained into the database, in order, on one thread.
@@ -180,7 +179,7 @@ class IvrApp:
             return
         self.draining = True
         self.ua.draining = True
-        deadline = self.monotonic() + self.drain_timeout
+        deadline = self.monotonic() + self.call_settings.drain_timeout
         log.info("draining: %d call(s) in progress, no new calls", len(self.calls))
 
         def check() -> None:
@@ -375,7 +374,7 @@ class IvrApp:
                 call.inband_digit(digit)
 
     def _sweep(self) -> None:
-        """Hang up calls whose media stopped (a phone that vanished without BYE); pick up an
+        """Hang up calls past their limits (`call:` max_duration, media_timeout); pick up an
         edited or newly published menu, and edited prompts or recordings; finish the start-up's
         database work if it was down."""
         if not self.schema_ready:
@@ -386,7 +385,7 @@ class IvrApp:
         self._poll_prompts()
         now = self.monotonic()
         for call in list(self.calls.values()):
-            call.check_media(now, self.media_timeout)
+            call.check_limits(now)
 
     def _upgrade_schema(self) -> None:
         def upgraded(_: object) -> None:

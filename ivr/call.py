@@ -13,15 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ivr.actions.base import ActionRequest, ActionResult
+from ivr.call_limits import CallLimits
+from ivr.config import ConfigError
 from ivr.interfaces import Address, DatagramHandler, MediaPort, Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
@@ -103,6 +105,8 @@ class CallProcess(Protocol):
     def pacer(self) -> MediaClock: ...
     @property
     def inband(self) -> InbandDtmfBank: ...
+    @property
+    def limits(self) -> CallLimits: ...
     def monotonic(self) -> float: ...
     def wallclock(self) -> dt.datetime: ...
     def open_rtp(self, on_datagram: DatagramHandler) -> MediaPort: ...
@@ -117,6 +121,34 @@ class CallProcess(Protocol):
     def transcript(self, call: Call, text: str) -> None: ...
     def note_heard(self, what: str) -> None: ...
     def call_finished(self, call: Call) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """The `call:` section of config/ivr.yaml."""
+
+    record: bool = False  # keep the caller's side of each call as WAV under data_dir/recordings
+    db_threads: int = 8  # worker threads for actions, CDRs and Redis (bounded)
+    drain_timeout: float = 600.0  # SIGTERM: seconds calls in progress may take, then BYE
+    limits: CallLimits = field(default_factory=CallLimits)  # max_duration, media_timeout
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> CallSettings:
+        known = {"record", "db_threads", "drain_timeout", "max_duration", "media_timeout"}
+        unknown = set(section) - known
+        if unknown:
+            raise ConfigError(f"call: unknown setting(s) {', '.join(sorted(unknown))}")
+        record = section.get("record", cls.record)
+        threads = section.get("db_threads", cls.db_threads)
+        if not isinstance(record, bool):
+            raise ConfigError(f"call: record must be true or false, not {record!r}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"call: db_threads must be a whole number above 0, not {threads!r}")
+        try:
+            drain = float(section.get("drain_timeout", cls.drain_timeout))
+        except (TypeError, ValueError):
+            raise ConfigError("call: drain_timeout must be a number of seconds") from None
+        return cls(record, threads, drain, CallLimits.from_section(section))
 
 
 @dataclass(frozen=True)
@@ -173,6 +205,7 @@ class Call:
         self.last_outcome: str | None = None
         self._timer: IDelayedCall | None = None
         self._action_guard: CommitGuard | None = None  # of the action the menu waits for
+        self._answered_monotonic = 0.0
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -203,6 +236,7 @@ class Call:
         assert self.rtp is not None
         self.started = True
         self.answered_at = self.process.wallclock()
+        self._answered_monotonic = self.process.monotonic()
         self.codec = codec_named(choice.codec)
         self.session = RtpSession(
             self.codec,
@@ -306,14 +340,16 @@ class Call:
         if self.listener is not None:
             self.listener.feed(pcm)
 
-    def check_media(self, now: float, timeout: float) -> None:
-        """Hang up when the caller's RTP stopped for `timeout` seconds (a phone that vanished
-        without BYE); a call on hold may be silent."""
-        if not self.started or self.held or self.ended:
+    def check_limits(self, now: float) -> None:
+        """Hang up a call over its maximum length, or whose caller's RTP stopped (a phone that
+        vanished without BYE); the rules are `CallLimits.overdue`."""
+        if not self.started or self.ended:
             return
-        last = self.session.last_received
-        if last is not None and now - last > timeout:
-            self.hang_up(f"no RTP for {timeout:.0f} s")
+        reason = self.process.limits.overdue(
+            self._answered_monotonic, self.session.last_received, self.held, now
+        )
+        if reason is not None:
+            self.hang_up(reason)
 
     def inband_digit(self, digit: str) -> None:
         self._digit(digit, "inband", self.process.monotonic())

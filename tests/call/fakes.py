@@ -15,6 +15,7 @@ from twisted.internet import defer, task
 
 from ivr.actions.base import ActionRequest, ActionResult
 from ivr.call import Call, CallInfo, TransferLeg
+from ivr.call_limits import CallLimits
 from ivr.interfaces import Address, DatagramHandler
 from ivr.media.frames import Frames, encode_frames
 from ivr.media.pacer import PacingClock
@@ -114,6 +115,7 @@ class FakeProcess:
     """What `CallProcess` and `LegServices` promise, with fakes at the edges only."""
 
     media_host = "127.0.0.1"
+    limits = CallLimits(max_duration=600.0, media_timeout=60.0)
 
     def __init__(self, agent: str | None = "sip:agent@127.0.0.1:7070") -> None:
         self.clock = task.Clock()

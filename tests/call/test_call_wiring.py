@@ -219,21 +219,41 @@ def test_reinvite_without_sdp_offers_the_session_and_takes_the_acks_answer(
     assert port.sent[-1][1] == ("127.0.0.1", 6004)
 
 
-# --- media timeout ----------------------------------------------------------------------------
+# --- limits ---------------------------------------------------------------------------------
 
 
 def test_media_timeout_hangs_up_a_call_whose_rtp_stopped(process: FakeProcess) -> None:
     call, port = answered(process)
     Phone(process, port).rfc4733("1")
-    call.check_media(process.monotonic() + 59, timeout=60)
+    call.check_limits(process.monotonic() + 59)
     assert "hang_up" not in process.signalling.names()
-    call.check_media(process.monotonic() + 61, timeout=60)
+    call.check_limits(process.monotonic() + 61)
     assert process.signalling.names()[-1] == "hang_up"
 
 
-def test_media_timeout_spares_a_held_call(process: FakeProcess) -> None:
+def test_media_timeout_counts_from_the_answer_when_no_rtp_ever_came(
+    process: FakeProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ivr.call")
+    call, _ = answered(process)
+    process.sip(DtmfInfo(call.handle, "1", 100))  # keys by INFO keep no call alive
+    call.check_limits(process.monotonic() + 61)
+    assert process.signalling.names()[-1] == "hang_up" and "no RTP for 60 s" in caplog.text
+
+
+def test_media_timeout_spares_a_held_call_but_not_its_maximum_length(
+    process: FakeProcess,
+) -> None:
     call, port = answered(process)
     Phone(process, port).rfc4733("1")
     process.sip(Reinvite(call.handle, sdp(6000, "0 101", "a=inactive")))
-    call.check_media(process.monotonic() + 600, timeout=60)
+    call.check_limits(process.monotonic() + 300)
     assert "hang_up" not in process.signalling.names()
+    call.check_limits(process.monotonic() + 601)
+    assert process.signalling.names()[-1] == "hang_up"
+
+
+def test_a_call_waiting_for_its_ack_is_left_to_the_sip_layer(process: FakeProcess) -> None:
+    call, _ = answered(process, b"")
+    call.check_limits(process.monotonic() + 3600)
+    assert process.signalling.names() == ["answer"]
