@@ -325,7 +325,7 @@ class IvrApp:
             end_reason=call.end_reason,
         )
         self.cdr_pool.run(self.cdr_spool.append, detail).addErrback(
-            lambda failure: call.log.error("CDR not spooled: %s", failure.type.__name__)
+            lambda failure: call.log.error("CDR not spooled: %s", type(failure.value).__name__)
         )
         self._drain_cdrs()
 
@@ -338,7 +338,7 @@ class IvrApp:
 
         self.cdr_pool.run(self.cdr_spool.drain, self.action_context.db).addCallbacks(
             drained,
-            lambda failure: log.warning("CDRs kept in the spool: %s", failure.type.__name__),
+            lambda failure: log.warning("CDRs kept in the spool: %s", type(failure.value).__name__),
         )
 
     def note_heard(self, what: str) -> None:
@@ -489,7 +489,9 @@ class IvrApp:
 def run(config: Config, log_level: str = "INFO") -> int:
     """Run the IVR until SIGINT/SIGTERM; returns the process exit status."""
     logs.configure(log_level)
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed  # the platform's default reactor, whatever its interfaces
 
     try:
         schema_ready = try_upgrade_database(config)

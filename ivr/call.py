@@ -328,14 +328,19 @@ class Call:
         received = self.session.receive(data, source, now)
         for digit in received.digits:
             self._digit(digit, "rfc4733", now)
-        if received.payload is None:
+        payload = received.payload
+        if payload is None:
             return
-        if self.recorder is not None:  # the caller's side of the whole call, agent's part too
-            self.recorder.write(received.pcm)
-        if self.transfer is not None:
-            self.transfer.caller_audio(received.payload)
+        if self.transfer is not None and self.recorder is None:
+            self.transfer.caller_audio(payload)  # relayed as it came, never decoded
             return
         pcm = received.pcm
+        assert pcm is not None  # audio arrived, so it decodes
+        if self.recorder is not None:  # the caller's side of the whole call, agent's part too
+            self.recorder.write(pcm)
+        if self.transfer is not None:
+            self.transfer.caller_audio(payload)
+            return
         self.process.inband.add(self.handle, pcm)
         if self.listener is not None:
             self.listener.feed(pcm)
@@ -481,7 +486,7 @@ class Call:
                 return
             self._action_guard = None
             guard.withdraw()
-            self.log.error("action %s failed: %s", command.name, failure.type.__name__)
+            self.log.error("action %s failed: %s", command.name, type(failure.value).__name__)
             self._feed(menu.ActionCompleted(command.request_id, "unavailable"))
 
         self.process.run_action(request).addCallbacks(done, failed)

@@ -52,7 +52,7 @@ def configure(level: str = "INFO") -> None:
     globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
 
 
-class CallLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class CallLog(logging.LoggerAdapter):
     """A logger that prefixes every message with `[ref]`."""
 
     def __init__(self, logger: logging.Logger, ref: str) -> None:

@@ -135,7 +135,8 @@ def current_card(session: Session, id_number: str, *, for_update: bool = True) -
         query = query.with_for_update(of=Card)
     cards = session.scalars(query).all()
     live = [card for card in cards if card.state != CardState.CANCELLED.value]
-    return (live or cards or [None])[-1]
+    chosen = live or cards
+    return chosen[-1] if chosen else None
 
 
 def card_state(card: Card, now: dt.datetime) -> CardState:

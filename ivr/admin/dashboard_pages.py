@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
+from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from ivr.admin.figures import (
@@ -68,9 +69,10 @@ class DashboardPages:
         def done(_: object) -> None:
             self._reporting = False
 
-        services.pool.run(report).addErrback(
-            lambda failure: log.warning("live figures not reported: %s", failure.type.__name__)
-        ).addBoth(done)
+        def failed(failure: Failure) -> None:
+            log.warning("live figures not reported: %s", type(failure.value).__name__)
+
+        services.pool.run(report).addErrback(failed).addBoth(done)
 
     def _figures(self) -> Figures:
         services = self._services

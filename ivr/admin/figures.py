@@ -38,7 +38,7 @@ CALLER_HUNG_UP = frozenset({"bye", "cancelled"})  # the caller left before the I
 def report_live_calls(client: redis.Redis, node: str, calls: Mapping[str, int]) -> None:
     """This node's calls in progress per menu node (replaces its last report)."""
     key = LIVE_PREFIX + node
-    mapping = {name: int(count) for name, count in calls.items()}
+    mapping: dict[Any, int] = {name: int(count) for name, count in calls.items()}
     mapping[TOTAL_FIELD] = sum(mapping.values())  # so an idle node still shows, with 0 calls
     pipe = client.pipeline(transaction=True)
     pipe.delete(key)
@@ -132,7 +132,7 @@ def figures(
     result.calls_now_by_menu_node = dict(by_menu.most_common())
     result.calls_now = sum(by_menu.values())
 
-    calls = select(
+    query = select(
         CallRecord.started_at, CallRecord.answered_at, CallRecord.path, CallRecord.outcome,
         CallRecord.end_reason,
     ).where(CallRecord.started_at >= start, CallRecord.started_at <= now)  # fmt: skip
@@ -140,7 +140,7 @@ def figures(
     drop: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     with db.reading() as session:
-        for started, answered, path_text, outcome, end_reason in session.execute(calls):
+        for started, answered, path_text, outcome, end_reason in session.execute(query):
             result.calls_today += 1
             result.answered_today += answered is not None
             result.calls_by_hour[started.astimezone(zone).hour] += 1

@@ -14,7 +14,9 @@ Every method blocks (Redis round trips): call it on a worker pool, never on the 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -136,7 +138,7 @@ class Acd:
             )
         }
 
-    def _run(self, name: str, *args: object) -> object:
+    def _run(self, name: str, *args: object) -> Any:
         return self._scripts[name](args=[str(arg) for arg in args])
 
     # --- nodes ------------------------------------------------------------------------------
@@ -146,14 +148,14 @@ class Acd:
 
     def sweep(self, now: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Let go of dead nodes' callers ("queue:call-id") and agents; (callers, agents)."""
-        callers, agents = self._run("SWEEP", now, self.node_ttl)  # type: ignore[misc]
+        callers, agents = self._run("SWEEP", now, self.node_ttl)
         return _words(callers), _words(agents)
 
     # --- callers ----------------------------------------------------------------------------
 
     def enter(self, queue: str, call_id: str, number: str, now: float) -> int:
         """Queue a caller (again: no change); its 1-based position."""
-        return int(self._run("ENTER", queue, call_id, self.node, number, now))  # type: ignore[call-overload]
+        return int(self._run("ENTER", queue, call_id, self.node, number, now))
 
     def position(self, call_id: str) -> int | None:
         """1-based place of a waiting caller; None when it is not waiting."""
@@ -161,18 +163,18 @@ class Acd:
         if queue is None:
             return None
         rank = self.redis.zrank(f"ivr:acd:q:{_text(queue)}", call_id)
-        return None if rank is None else int(rank) + 1
+        return rank + 1 if isinstance(rank, int) else None
 
     def leave(self, call_id: str, now: float) -> Left | None:
         """The caller hung up or went back to the menu; None if it was no longer queued."""
         result = self._run("LEAVE", call_id, now)
         if not result:
             return None
-        state, position, entered, released = result  # type: ignore[misc]
+        state, position, entered, released = result
         return Left(_text(state), int(position), now - float(entered), _words(released))
 
     def offer(self, queue: str, strategy: Strategy, now: float) -> OfferResult:
-        kind, first, agents, ghosts = self._run(  # type: ignore[misc]
+        kind, first, agents, ghosts = self._run(
             "OFFER", queue, self.node, strategy.value, now, self.node_ttl
         )
         kind = _text(kind)
@@ -185,14 +187,14 @@ class Acd:
         result = self._run("ANSWERED", call_id, agent, now)
         if not result:
             return None
-        entered, others = result  # type: ignore[misc]
+        entered, others = result
         return Answered(now - float(entered), _words(others))
 
     def no_answer(
         self, call_id: str, agent: str, now: float, max_no_answer: int
     ) -> tuple[AgentState, bool]:
         """The agent's leg failed; (its state now, whether the caller is waiting again)."""
-        state, requeued = self._run(  # type: ignore[misc]
+        state, requeued = self._run(
             "NO_ANSWER", call_id, agent, now, max_no_answer, MISSED_REASON
         )
         return AgentState(_text(state)), bool(int(requeued))
@@ -200,7 +202,7 @@ class Acd:
     def complete(self, call_id: str, agent: str, now: float, wrap_up: float) -> float | None:
         """The bridged call ended; the talk time, or None if the agent was not on it."""
         talk = self._run("COMPLETE", call_id, agent, now, wrap_up)
-        return float(talk) if talk else None  # type: ignore[arg-type]
+        return float(talk) if talk else None
 
     # --- agents -----------------------------------------------------------------------------
 
@@ -216,7 +218,7 @@ class Acd:
         `queues`. Refused (False, current state) while ringing or on a call."""
         if state not in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.LOGGED_OUT):
             raise ValueError(f"an agent cannot choose {state.value}")
-        verdict, current = self._run(  # type: ignore[misc]
+        verdict, current = self._run(
             "SET_STATE", agent, state.value, reason, now, " ".join(queues)
         )
         return _text(verdict) == "ok", AgentState(_text(current))
@@ -269,7 +271,7 @@ def estimated_wait(view: QueueView, position: int, now: float) -> float | None:
     return mean * position / staffed
 
 
-def _status(name: str, raw: dict[bytes, bytes] | dict[str, str]) -> AgentStatus:
+def _status(name: str, raw: Mapping[Any, Any]) -> AgentStatus:
     fields = {_text(key): _text(value) for key, value in raw.items()}
     return AgentStatus(
         name=name,

@@ -48,7 +48,7 @@ class RegistrarStore:
         self.redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
         value = self.redis.get(SECRET_KEY)
         assert value is not None
-        return bytes(value)
+        return value if isinstance(value, bytes) else value.encode()
 
     def claim_nonce_count(self, nonce: str, count: int, lifetime: float) -> bool:
         return bool(self._claim(keys=[f"ivr:reg:nc:{nonce}"], args=[count, int(lifetime) + 60]))
@@ -62,7 +62,7 @@ class RegistrarStore:
 
     def bindings(self, agent: str, now: float) -> dict[str, Binding]:
         raw = self.redis.hgetall(aor_key(agent))
-        decoded = {key.decode(): Binding.from_json(value) for key, value in raw.items()}
+        decoded = {_text(key): Binding.from_json(value) for key, value in raw.items()}
         return live(decoded, now)
 
     def update(
@@ -79,7 +79,7 @@ class RegistrarStore:
                 try:
                     pipe.watch(key)
                     raw = pipe.hgetall(key)
-                    current = {k.decode(): Binding.from_json(v) for k, v in raw.items()}
+                    current = {_text(k): Binding.from_json(v) for k, v in raw.items()}
                     result = change(current)
                     if isinstance(result, Refusal):
                         pipe.unwatch()
@@ -98,3 +98,7 @@ class RegistrarStore:
 
 def _failure_key(address: str, now: float) -> str:
     return f"ivr:reg:fail:{address}:{int(now // FAILURE_WINDOW)}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

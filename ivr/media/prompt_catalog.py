@@ -319,7 +319,7 @@ def parse_prompt(prompt_id: str, template: str, source: str = "<string>") -> Pro
     return Prompt(prompt_id, source, clips, variables, compiled)
 
 
-def _mark(node: jinja2.nodes.Node, texts: list[str], where: str) -> jinja2.nodes.Node | None:
+def _mark(node: jinja2.nodes.Expr, texts: list[str], where: str) -> jinja2.nodes.Expr | None:
     """A text node becomes its clip's marker; a readout gets its variable name as argument."""
     if isinstance(node, jinja2.nodes.TemplateData):
         text = fold_whitespace(node.data)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -50,6 +50,7 @@ from ivr.menus.service_hours import ServiceHours
 from ivr.menus.validators import VALIDATORS
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+T = TypeVar("T")
 _REQUIRED: Any = object()
 _TOP = "the menu file"
 _constructor = yaml.constructor.SafeConstructor()
@@ -154,12 +155,12 @@ class _Fields:
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
 
-    def _get(self, key: str, default: Any, convert: Callable[[Any], Any], what: str) -> Any:
+    def _get(self, key: str, default: Any, convert: Callable[[Any], T], what: str) -> T:
         if key not in self.values:
             if default is _REQUIRED:
                 self.reader.problem(self.line, f"{self.where}: missing '{key}'")
                 return convert(None)
-            return default
+            return cast(T, default)
         node = self.values[key]
         value = _constructor.construct_object(node, deep=True)
         try:
@@ -209,7 +210,7 @@ class _Fields:
     def prompts(self, key: str, default: Any = _REQUIRED) -> tuple[str, ...]:
         """One prompt id or a list of them, played in order."""
         if key not in self.values and default is not _REQUIRED:
-            return default
+            return tuple(default)
         node = self.values.get(key)
         items = node.value if isinstance(node, SequenceNode) else [node]
         ids: list[str] = []

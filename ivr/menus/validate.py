@@ -73,8 +73,8 @@ def validate_menu(
             _check_action_node(tree, node, problem)
         if isinstance(node, (CollectNode, PlayNode)) and node.next == node.id:
             problem(node.line, f"node '{node.id}': 'next' goes back to itself, a loop")
-        waits = isinstance(node, MenuNode | CollectNode | ConfirmNode)
-        if waits and node.input.on_failure == node.id:
+        waits = node.input if isinstance(node, MenuNode | CollectNode | ConfirmNode) else None
+        if waits is not None and waits.on_failure == node.id:
             problem(node.line, f"node '{node.id}': 'on_failure' goes back to itself, a loop")
 
     if actions is not None:

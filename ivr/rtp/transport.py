@@ -44,7 +44,7 @@ class RtpProtocol(DatagramProtocol):
             return
         try:
             if destination == self._checked:
-                self.transport.socket.sendto(data, destination)
+                self.transport.socket.sendto(data, destination)  # type: ignore[attr-defined]
             else:
                 self.transport.write(data, destination)
                 self._checked = destination
@@ -86,10 +86,12 @@ def listen_rtp(
         port = pool.allocate()
         protocol = RtpProtocol(on_datagram, monotonic)
         try:
-            listening = reactor.listenUDP(port, protocol, interface=interface)
+            listening = reactor.listenUDP(port, protocol, interface=interface, maxPacketSize=8192)
         except CannotListenError as exc:
             log.warning("RTP port %d unavailable (%s); trying the next", port, exc.socketError)
             pool.release(port)
             continue
         return RtpEndpoint(port, protocol, listening, pool)
-    raise CannotListenError(interface, 0, OSError("no bindable RTP port in the pool"))
+    raise CannotListenError(  # type: ignore[no-untyped-call]
+        interface, 0, OSError("no bindable RTP port in the pool")
+    )

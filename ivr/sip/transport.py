@@ -75,7 +75,7 @@ class _Stream(protocol.Protocol):
 
     def connectionMade(self) -> None:
         address = self.transport.getPeer()  # type: ignore[union-attr]
-        self.peer = (address.host, address.port)
+        self.peer = (address.host, address.port)  # type: ignore[union-attr]
         if self.accepted and not self.owner.admit_connection(self.peer[0]):
             log.warning("TCP connection from %s refused: connection limit", self.peer[0])
             self.accepted = False  # never counted
@@ -218,7 +218,9 @@ class SipTransport:
             self._udp, self.ua.port = udp, port
             log.info("SIP listening on %s:%d (UDP and TCP)", bind, port)
             return
-        raise error.CannotListenError(bind, 0, OSError("no port free for both UDP and TCP"))
+        raise error.CannotListenError(  # type: ignore[no-untyped-call]
+            bind, 0, OSError("no port free for both UDP and TCP")
+        )
 
     def stop(self) -> defer.Deferred[Any]:
         """Stop listening, close TCP connections and the timer; fires when the ports are closed.

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ivr.store.db import Database
 from ivr.store.models import User, WebSession
@@ -72,7 +72,7 @@ def session_user(
     if row.expires_at - lifetime + REFRESH_AFTER <= now:
         with db.transaction() as session:
             session.execute(
-                WebSession.__table__.update()
+                update(WebSession)
                 .where(WebSession.id == row.id)
                 .values(expires_at=now + lifetime)
             )
@@ -87,4 +87,4 @@ def close_session(db: Database, token: str) -> None:
 def purge_expired(db: Database, now: dt.datetime) -> int:
     with db.transaction() as session:
         result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

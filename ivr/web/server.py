@@ -212,7 +212,8 @@ class WebConsole:
         port: IListeningPort = reactor.listenTCP(
             self.settings.port, site, interface=self.settings.host
         )
-        log.info("web console on http://%s:%d/", self.settings.host, port.getHost().port)
+        bound = port.getHost().port  # type: ignore[attr-defined]
+        log.info("web console on http://%s:%d/", self.settings.host, bound)
         for seconds, job in self._periodic:
             loop = task.LoopingCall(job)
             loop.clock = reactor
@@ -362,7 +363,7 @@ def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
 class QuietSite(Site):
     """No access log: requests carry session cookies and the operators' log is for calls."""
 
-    def log(self, request: Request) -> None:
+    def log(self, request: Request) -> None:  # type: ignore[override]
         return None
 
 

@@ -5,6 +5,7 @@ run as `alembic -c ivr/store/migrations/alembic.ini ...`."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from ivr.config import load_config
 from ivr.store.db import database_url, make_engine
@@ -13,7 +14,7 @@ from ivr.store.models import Base
 config = context.config
 
 
-def run_on(connection: object) -> None:
+def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
