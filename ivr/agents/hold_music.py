@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.media.frames import Frames, encode_frames, load_frames
+from ivr.media.frames import Frames, encode_frames, read_pcm_8k
 from ivr.rtp.g711 import SAMPLE_RATE, codec_named
 
 STUDIO = Path(__file__).resolve().parents[2] / "prompts" / "studio" / "hold_music.wav"
@@ -41,6 +41,6 @@ def _note(frequency: float) -> np.ndarray:
 def hold_music(codec_name: str) -> Frames:
     codec = codec_named(codec_name)
     if STUDIO.exists():
-        return load_frames(STUDIO, codec)
+        return encode_frames(read_pcm_8k(STUDIO), codec)
     pcm = np.concatenate([_note(frequency) for bar in TUNE for frequency in bar])
     return encode_frames(pcm.astype(np.int16), codec)

@@ -58,9 +58,10 @@ class Scheduler(Protocol):
 class QueueCall(Protocol):
     """What a queued caller needs from its call (`ivr.call.Call`)."""
 
-    codec: Codec
-    ended: bool
-
+    @property
+    def codec(self) -> Codec: ...
+    @property
+    def ended(self) -> bool: ...
     @property
     def log(self) -> CallLog: ...
     @property
@@ -77,8 +78,10 @@ class QueueCall(Protocol):
 class AgentSide(Protocol):
     """What an agent leg calls back (`ivr.agents.transfer.CallerSide`)."""
 
-    codec: Codec
-    ended: bool
+    @property
+    def codec(self) -> Codec: ...
+    @property
+    def ended(self) -> bool: ...
 
     @property
     def log(self) -> CallLog: ...

@@ -43,9 +43,10 @@ CONTEXT_TTL = 3600  # seconds the agent's screen can still fetch a call's contex
 class CallerSide(Protocol):
     """What an agent leg needs from the caller's call (`ivr.call.Call`)."""
 
-    codec: Codec
-    ended: bool
-
+    @property
+    def codec(self) -> Codec: ...
+    @property
+    def ended(self) -> bool: ...
     @property
     def log(self) -> CallLog: ...
 
