@@ -389,7 +389,7 @@ class Call:
 
     def _follow(self, choice: MediaChoice) -> None:
         """Send to where the agreed media says, and only while the caller does not hold."""
-        self.session.remote = (choice.remote_host, choice.remote_port)
+        self.session.retarget((choice.remote_host, choice.remote_port))  # a new address re-latches
         self.session.telephone_event_pt = choice.telephone_event_pt
         self.held = not choice.sending
         if self.held or self._bridged:
