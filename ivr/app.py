@@ -35,6 +35,7 @@ from ivr.agents.transfer import AgentLeg, AgentSettings
 from ivr.call import Call, CallInfo
 from ivr.config import Config
 from ivr.consoles import start_consoles
+from ivr.media.intake import AudioIntake
 from ivr.media.pacer import PacingClock
 from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
 from ivr.media.recorder import CallRecorder
@@ -128,6 +129,8 @@ class IvrApp:
         self.ports = RtpPortPool(config.rtp.port_low, config.rtp.port_high)
         self.pacer = PacingClock(reactor)
         self.inband = InbandDtmfBank()
+        self.intake = AudioIntake(self.inband)  # callers' audio, decoded once per tick
+        self.pacer.add_tick_hook(self.intake.tick)
         self.pacer.add_tick_hook(self._detect_inband)
         self.ua = UserAgent(
             host=config.sip.advertised_host,

@@ -201,7 +201,7 @@ class Call:
         self.ended = True
         self.end_reason = reason
         self.services.pacer.unregister(self.stream)
-        self.services.inband.forget(self.handle)
+        self.services.intake.forget(self.handle)
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         if self._action_guard is not None:
@@ -229,10 +229,7 @@ class Call:
         if self.transfer is not None:
             self.transfer.caller_audio(received.payload)
             return
-        pcm = received.pcm
-        self.services.inband.add(self.handle, pcm)
-        if self.listener is not None:
-            self.listener.feed(pcm)
+        self.services.intake.add(self.handle, received.payload, self.codec, self.listener)
 
     def inband_digit(self, digit: str) -> None:
         self._digit(digit, "inband", self.services.monotonic())
