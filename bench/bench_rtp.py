@@ -121,17 +121,20 @@ def micro(calls: int) -> float:
 CALLER_SCRIPT = r"""
 import socket, struct, sys, time
 ports = [int(p) for p in sys.argv[1].split(",")]
-seconds = float(sys.argv[2])
+phases = [float(s) for s in sys.argv[2].split(",")]  # seconds sending, silent, sending, ...
 payloads = [bytes.fromhex(h) for h in sys.argv[3].split(",")]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
 header = struct.Struct("!BBHII")
 t0 = time.monotonic()
 n = 0
-while n * 0.02 < seconds:
+ends = [sum(phases[: k + 1]) for k in range(len(phases))]
+while n * 0.02 < ends[-1]:
+    phase = next(k for k, end in enumerate(ends) if n * 0.02 < end)
     payload = payloads[n % len(payloads)]
-    for i, port in enumerate(ports):
-        sock.sendto(header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload, ("127.0.0.1", port))
+    if phase % 2 == 0:
+        for i, port in enumerate(ports):
+            sock.sendto(header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload, ("127.0.0.1", port))
     n += 1
     delay = t0 + n * 0.02 - time.monotonic()
     if delay > 0:
@@ -189,8 +192,9 @@ def dtmf_payloads() -> list[bytes]:
 
 
 def load(calls: int, seconds: float) -> None:
-    """Three phases of `seconds` on one reactor: callers only (the receive path), the pacing
-    clock only (the send path), then both; CPU per phase from getrusage."""
+    """Three phases of `seconds` on one reactor, the pacing clock ticking throughout (its hooks
+    decode and detect): callers sending, no stream (the receive path); streams, no caller (the
+    send path); both. CPU per phase from getrusage."""
     from twisted.internet import reactor
 
     listener = subprocess.Popen(
@@ -205,6 +209,7 @@ def load(calls: int, seconds: float) -> None:
     endpoints = []
     pacing = PacingClock(reactor)
     prompt = tuple(speech_like_frames(400))
+    streams: list[RtpStream] = []
 
     for call in range(calls):
         session = RtpSession(PCMU, far_end, telephone_event_pt=101)
@@ -220,7 +225,7 @@ def load(calls: int, seconds: float) -> None:
         player = Player(PCMU)
         player.play(prompt * 100)
         # the callers' packets come from another port: keep sending to the listener
-        pacing.register(
+        streams.append(
             RtpStream(player, session, lambda data, to, e=endpoint: e.protocol.send(data, far_end))
         )
 
@@ -228,26 +233,24 @@ def load(calls: int, seconds: float) -> None:
     pacing.add_tick_hook(lambda: digits.__setitem__(0, digits[0] + len(bank.detect())))
     ports = ",".join(str(e.port) for e in endpoints)
     hexes = ",".join(p.hex() for p in dtmf_payloads())
-    callers: list[subprocess.Popen] = []
     marks: list[tuple[float, float, int]] = []  # (wall, CPU seconds, packets received)
 
     def mark() -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         marks.append((time.monotonic(), usage.ru_utime + usage.ru_stime, received[0]))
 
-    def start_callers() -> None:
-        command = [sys.executable, "-c", CALLER_SCRIPT, ports, str(seconds), hexes]
-        callers.append(subprocess.Popen(command))
-
     def phase_two() -> None:  # callers done: sending only
         mark()
-        pacing.start()
+        for stream in streams:
+            pacing.register(stream)
 
     def phase_three() -> None:  # both
         mark()
-        start_callers()
 
-    start_callers()
+    pacing.start()  # its tick runs the intake and in-band detection from the start
+    # one caller process throughout: RTP latches to the first source and keeps it
+    phases = f"{seconds + 0.5},{seconds},{seconds}"
+    caller = subprocess.Popen([sys.executable, "-c", CALLER_SCRIPT, ports, phases, hexes])
     reactor.callLater(0.5, mark)  # the callers are up
     reactor.callLater(seconds + 0.5, phase_two)
     reactor.callLater(2 * seconds + 0.5, phase_three)
@@ -255,8 +258,7 @@ def load(calls: int, seconds: float) -> None:
     reactor.run()
     for endpoint in endpoints:
         endpoint.close()
-    for caller in callers:
-        caller.wait()
+    caller.wait()
     heard = json.loads(listener.communicate()[0])
     spans = [(b[0] - a[0], b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)]
     (wall_r, cpu_r, got_r), (wall_s, cpu_s, _), (wall_b, cpu_b, got_b) = spans
