@@ -74,6 +74,20 @@ def test_the_simulator_plays_the_prompts_it_says(base_url: str) -> None:
         json_body={"type": "finished", "value": str(started["playing"]["play_id"])},
     ).json()
     assert finished["playing"] is None and finished["waiting"]
+    said = client.post(
+        f"/admin/simulator/{started['id']}/event",
+        json_body={
+            "type": "say",
+            "value": "我要转人工",
+            "fast": True,
+            "since": finished["log_size"],
+        },
+    ).json()
+    assert [entry["text"] for entry in said["log"][:2]] == [
+        "说：「我要转人工」",
+        "识别为意图 agent",
+    ]
+    assert any(step["id"] == "agent" for step in said["path"])  # 人工服务, open or closed
     other = ConsoleClient(base_url)
     other.login("boss")
     other.get("/admin/simulator")
