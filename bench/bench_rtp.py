@@ -4,7 +4,8 @@ Part 1 (micro): per-packet receive path, per-tick send path for 300 streams, per
 DTMF detection for 300 calls, in microseconds, and the share of one core 300 calls would use.
 Part 2 (load, unless --load-seconds 0): a child process plays 300 callers (50 packets/s each,
 PCMU with DTMF tones) against 300 real UDP ports served by the Twisted reactor, while one
-PacingClock sends 300 streams back; prints CPU share and the p99 tick-interval error.
+PacingClock sends 300 streams back. Three phases: receiving only, sending only, both; prints
+the process's CPU per received and per sent packet, and the RTP interval error at the far end.
 
     python bench/bench_rtp.py [--calls 300] [--load-seconds 10]
 """
@@ -12,6 +13,7 @@ PacingClock sends 300 streams back; prints CPU share and the p99 tick-interval e
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import socket
@@ -25,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ivr.media.intake import AudioIntake
 from ivr.media.pacer import FRAME_INTERVAL, PacingClock, RtpStream
 from ivr.media.player import Player
 from ivr.rtp.g711 import PCMU
@@ -53,10 +56,13 @@ def micro(calls: int) -> float:
     session = RtpSession(PCMU, caller, telephone_event_pt=101)
     audio = RtpPacket(0, 1, 160, 77, speech_like_frames(1)[0]).serialize()
     event = RtpPacket(101, 2, 160, 77, b"\x05\x8a\x03\x20").serialize()
-    bank = InbandDtmfBank()
     parse_us = per_call_us(lambda: session.receive(audio, caller, 0.0), 100_000)
-    receive_us = per_call_us(lambda: session.receive(audio, caller, 0.0).pcm, 100_000)
     event_us = per_call_us(lambda: session.receive(event, caller, 0.0), 100_000)
+    intake = AudioIntake(InbandDtmfBank())
+    receive_us = per_call_us(
+        lambda: intake.add(0, session.receive(audio, caller, 0.0).payload, PCMU, None), 100_000
+    )
+    intake = AudioIntake(InbandDtmfBank())  # the one queued above is left behind
 
     prompt = tuple(speech_like_frames(500))
     streams = []
@@ -79,12 +85,13 @@ def micro(calls: int) -> float:
     sink.close()
     sender.close()
 
-    frames = [PCMU.decode(f) for f in speech_like_frames(calls)]
+    payloads = speech_like_frames(calls)
 
     def detect_tick() -> None:
-        for call, pcm in enumerate(frames):
-            bank.add(call, pcm)
-        bank.detect()
+        for call, payload in enumerate(payloads):
+            intake.add(call, payload, PCMU, None)
+        intake.tick()
+        intake.inband.detect()
 
     detect_us = per_call_us(detect_tick, 200)
 
@@ -95,15 +102,18 @@ def micro(calls: int) -> float:
         + packets_per_second * sendto_us
     ) / 1e6
     print(f"micro-benchmarks, {calls} calls ({packets_per_second} packets/s each way)")
-    print(f"  receive, parse+dispatch only        {parse_us:8.2f} us/packet")
-    print(f"  receive, + decode to int16          {receive_us:8.2f} us/packet")
+    print(f"  receive, parse+latch only           {parse_us:8.2f} us/packet")
+    print(f"  receive, + queue for the tick       {receive_us:8.2f} us/packet")
     print(f"  receive, RFC 4733 event             {event_us:8.2f} us/packet")
     print(
         f"  send, {calls} streams per tick        {send_us:8.1f} us/tick "
         f"({send_us / calls:.2f} us/stream, socket excluded)"
     )
     print(f"  socket sendto, loopback             {sendto_us:8.2f} us/packet")
-    print(f"  in-band DTMF, {calls} calls per tick  {detect_us:8.1f} us/tick (queue + detect)")
+    print(
+        f"  intake tick, {calls} calls: decode + in-band DTMF {detect_us:8.1f} us/tick"
+        " (queue included)"
+    )
     print(f"  => share of one core for {calls} calls (Python work + sendto): {core:.1%}")
     return core
 
@@ -111,17 +121,20 @@ def micro(calls: int) -> float:
 CALLER_SCRIPT = r"""
 import socket, struct, sys, time
 ports = [int(p) for p in sys.argv[1].split(",")]
-seconds = float(sys.argv[2])
+phases = [float(s) for s in sys.argv[2].split(",")]  # seconds sending, silent, sending, ...
 payloads = [bytes.fromhex(h) for h in sys.argv[3].split(",")]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
 header = struct.Struct("!BBHII")
 t0 = time.monotonic()
 n = 0
-while n * 0.02 < seconds:
+ends = [sum(phases[: k + 1]) for k in range(len(phases))]
+while n * 0.02 < ends[-1]:
+    phase = next(k for k, end in enumerate(ends) if n * 0.02 < end)
     payload = payloads[n % len(payloads)]
-    for i, port in enumerate(ports):
-        sock.sendto(header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload, ("127.0.0.1", port))
+    if phase % 2 == 0:
+        for i, port in enumerate(ports):
+            sock.sendto(header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload, ("127.0.0.1", port))
     n += 1
     delay = t0 + n * 0.02 - time.monotonic()
     if delay > 0:
@@ -179,6 +192,9 @@ def dtmf_payloads() -> list[bytes]:
 
 
 def load(calls: int, seconds: float) -> None:
+    """Three phases of `seconds` on one reactor, the pacing clock ticking throughout (its hooks
+    decode and detect): callers sending, no stream (the receive path); streams, no caller (the
+    send path); both. CPU per phase from getrusage."""
     from twisted.internet import reactor
 
     listener = subprocess.Popen(
@@ -187,11 +203,13 @@ def load(calls: int, seconds: float) -> None:
     far_end = ("127.0.0.1", int(listener.stdout.readline()))
     pool = RtpPortPool(31000, 31000 + 2 * calls + 200)
     bank = InbandDtmfBank()
+    intake = AudioIntake(bank)
     received = [0]
     digits = [0]
     endpoints = []
     pacing = PacingClock(reactor)
     prompt = tuple(speech_like_frames(400))
+    streams: list[RtpStream] = []
 
     for call in range(calls):
         session = RtpSession(PCMU, far_end, telephone_event_pt=101)
@@ -199,43 +217,67 @@ def load(calls: int, seconds: float) -> None:
         def on_datagram(data, source, now, session=session, call=call):
             received[0] += 1
             got = session.receive(data, source, now)
-            if got.pcm is not None:
-                bank.add(call, got.pcm)
+            if got.payload is not None:
+                intake.add(call, got.payload, PCMU, None)
 
         endpoint = listen_rtp(reactor, pool, on_datagram, "127.0.0.1")
         endpoints.append(endpoint)
         player = Player(PCMU)
         player.play(prompt * 100)
         # the callers' packets come from another port: keep sending to the listener
-        pacing.register(
+        streams.append(
             RtpStream(player, session, lambda data, to, e=endpoint: e.protocol.send(data, far_end))
         )
 
+    pacing.add_tick_hook(intake.tick)
     pacing.add_tick_hook(lambda: digits.__setitem__(0, digits[0] + len(bank.detect())))
     ports = ",".join(str(e.port) for e in endpoints)
     hexes = ",".join(p.hex() for p in dtmf_payloads())
-    caller = subprocess.Popen([sys.executable, "-c", CALLER_SCRIPT, ports, str(seconds), hexes])
+    marks: list[tuple[float, float, int]] = []  # (wall, CPU seconds, packets received)
 
-    usage0 = resource.getrusage(resource.RUSAGE_SELF)
-    wall0 = time.monotonic()
-    pacing.start()
-    reactor.callLater(seconds, reactor.stop)
+    def mark() -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        marks.append((time.monotonic(), usage.ru_utime + usage.ru_stime, received[0]))
+
+    def phase_two() -> None:  # callers done: sending only
+        mark()
+        for stream in streams:
+            pacing.register(stream)
+
+    def phase_three() -> None:  # both
+        mark()
+
+    pacing.start()  # its tick runs the intake and in-band detection from the start
+    # one caller process throughout: RTP latches to the first source and keeps it
+    phases = f"{seconds + 0.5},{seconds},{seconds}"
+    caller = subprocess.Popen([sys.executable, "-c", CALLER_SCRIPT, ports, phases, hexes])
+    reactor.callLater(0.5, mark)  # the callers are up
+    reactor.callLater(seconds + 0.5, phase_two)
+    reactor.callLater(2 * seconds + 0.5, phase_three)
+    reactor.callLater(3 * seconds + 0.5, lambda: (mark(), reactor.stop()))
     reactor.run()
-    wall = time.monotonic() - wall0
-    usage1 = resource.getrusage(resource.RUSAGE_SELF)
     for endpoint in endpoints:
         endpoint.close()
     caller.wait()
     heard = json.loads(listener.communicate()[0])
-    user = usage1.ru_utime - usage0.ru_utime
-    system = usage1.ru_stime - usage0.ru_stime
-    print(f"load run: {calls} calls for {seconds:.0f} s on the Twisted reactor (real UDP)")
+    spans = [(b[0] - a[0], b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)]
+    (wall_r, cpu_r, got_r), (wall_s, cpu_s, _), (wall_b, cpu_b, got_b) = spans
+    sent_s = calls * wall_s / FRAME_INTERVAL  # every stream sends one packet a tick
+    sent_b = calls * wall_b / FRAME_INTERVAL
+    print(f"load run: {calls} calls on the Twisted reactor (real UDP), 3 phases of {seconds:.0f} s")
     print(
-        f"  packets received {received[0]} ({received[0] / wall:.0f}/s), "
-        f"sent {heard['packets']} ({heard['packets'] / wall:.0f}/s) on {heard['streams']} streams"
+        f"  receive only: {got_r / wall_r:6.0f} packets/s, CPU {cpu_r / wall_r:6.1%} of a core"
+        f" = {cpu_r / got_r * 1e6:5.1f} us per received packet"
     )
-    print(f"  in-band digits detected {digits[0]} (callers pressed ~{int(2 * seconds) * calls})")
-    print(f"  CPU {(user + system) / wall:.1%} of one core (user {user:.1f} s, sys {system:.1f} s)")
+    print(
+        f"  send only:    {sent_s / wall_s:6.0f} packets/s, CPU {cpu_s / wall_s:6.1%} of a core"
+        f" = {cpu_s / sent_s * 1e6:5.1f} us per sent packet"
+    )
+    print(
+        f"  both:         CPU {cpu_b / wall_b:6.1%} of a core"
+        f" = {cpu_b / (got_b + sent_b) * 1e6:5.1f} us per packet (in + out)"
+    )
+    print(f"  in-band digits detected {digits[0]} (callers pressed ~{int(4 * seconds) * calls})")
     print(
         f"  RTP interval error at the far end: p50 {heard['p50_ms']:.2f} ms, "
         f"p99 {heard['p99_ms']:.2f} ms, max {heard['max_ms']:.2f} ms; "

@@ -1,27 +1,44 @@
-"""Capacity benchmark: the yardstick call under sipp load, level by level, until it slips.
+"""Capacity benchmark: the yardstick call with a caller streaming audio, level by level, one
+process direct and N processes behind Kamailio, side by side in one run (issue 12).
 
-The yardstick (DEVELOPERS.md, "Speed and scale"): answer, ~8 s prompt, digits until `#`, ~8 s
-prompt, hang up. Asterisk 20 on these 2 cores, driven by sipp on the same cores, runs it clean
-(no failed call, RTP interval p99 <= 25 ms, no drift) up to 200 concurrent calls.
+The yardstick: answer, ~8 s prompt, digits until `#`, ~8 s prompt, hang up (bench/menus/
+yardstick.yaml). The caller (sipp, bench/sipp/yardstick.xml) streams RTP from the answer to the
+hang-up as every phone does, 50 packets a second: speech-like audio (a room's noise floor under
+Korean phrases with pauses, or only the noise floor for a caller who listens; bench/
+caller_audio.py), keys `123#` by RFC 4733 at ~9 s, audio again after them.
 
-For each level N the bench starts a fresh IVR (bench/ivr-bench.yaml: bench/menus/yardstick.yaml,
-no speech, a temporary data dir), captures the IVR's RTP on loopback with dumpcap, and runs sipp
-(bench/sipp/yardstick.xml: RFC 4733 keys `123#` from a pcap) at N/CALL_SECONDS calls/s with at
-most N calls at once, 2.5 N calls in all. It measures:
+Configurations (`--configs`):
+  keys    DTMF only (speech off); every caller talks, so in-band DTMF detection sees speech;
+  speech  speech listening on for every call: VAD on every frame, Vosk (PyPI's Korean model,
+          the one the tests run) decoding whatever VAD hears on the ASR pool; a share of the
+          callers talk (`--talk-share`, default 0.25), the others listen.
+Modes (`--modes`):
+  direct    one IVR process, sipp dials it;
+  kamailio  `run_ivr.py --nodes N` (default 2): Kamailio (deploy/kamailio/kamailio.cfg) on the
+            SIP port, N IVR processes behind it sharing one SQLite file and one Redis.
+
+For each level L, configuration and mode the bench starts a fresh IVR (a temporary data dir),
+captures the IVR's RTP on loopback with dumpcap, and runs sipp at L/CALL_SECONDS calls/s with at
+most L calls at once, 2.5 L calls in all. It measures:
   - failed calls (sipp) and flows the IVR finished (its log: `hanging up: completed`);
-  - INVITE->200 latency p50/p99 on the wire (a capture of the SIP port: first INVITE of a call to
-    its first 200), and sipp's own -trace_rtt p99 (sipp counts in whole loop ticks);
+  - INVITE->200 p50/p99 on the wire (a capture of the SIP port sipp dials: first INVITE of a
+    call to its first 200; behind Kamailio that includes Kamailio);
   - RTP send-interval error of the IVR's packets as the kernel timestamped them on loopback:
     per stream (source port, SSRC), first and last packet left out, |inter-arrival - 20 ms|
     p50/p99/max over all streams; drift = how far a stream's arrival clock fell behind (or ran
     ahead of) its RTP timestamps from its first to its last half second, taking the least
-    lateness at each end so that jitter and single stalls do not count, only slope;
-  - the IVR process's CPU over the steady part (all N calls up; 100% = one core), sipp's too,
-    and resident memory: idle, peak, and (peak - idle) per concurrent call.
-The bench stops raising the level after the first level that is not yardstick-clean.
+    lateness at each end so that jitter and single stalls do not count, only slope; short
+    streams = streams missing more than 1% of the packets their duration calls for;
+  - CPU over the steady part (all L calls up; 100% = one core) of the IVR process(es), of
+    Kamailio (all its processes) and of sipp, the load average before the level, and resident
+    memory of the IVR process(es): idle, peak, and (peak - idle) per concurrent call.
+Clean = the issue's targets: 0 failed, INVITE->200 p99 <= 20 ms, RTP interval error p99 <= 10 ms,
+drift <= 5 ms, no short stream. A configuration and mode stops climbing after its first level
+that is not clean.
 
 Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
-    python bench/bench_sipp.py [--levels 50,100,...,1500] [--profile 15]
+    python bench/bench_sipp.py --levels 200,400,600,800 [--configs keys,speech]
+        [--modes direct,kamailio] [--nodes 2] [--profile 15]
 `--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
 the hottest functions (needs `pip install py-spy`).
 """
@@ -47,20 +64,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 SCENARIO = ROOT / "bench" / "sipp" / "yardstick.xml"
 CONFIG = ROOT / "bench" / "ivr-bench.yaml"
-PCAP_TOOL = ROOT.parent / "shared" / "sip-clients" / "gen_rtp_pcap.py"
+SPEECH_SECTION = ROOT / "tests" / "speech" / "speech_ko.yaml"
 
-LEVELS = "50,100,200,300,400,600,800,1000,1200,1500"
-CALL_SECONDS = 18.0  # listen 9 s + keys 1.4 s + closing prompt 7.5 s
-LISTEN_MS = 9000  # the greeting is 8.3 s and ignores keys (barge_in: false)
+LEVELS = "100,200,400,600,800"
+CALL_SECONDS = 18.0  # greeting 8.3 s, keys at 9 s (0.8 s), closing prompt 7.5 s, BYE
+KEYS_AT = 9.0  # the greeting is 8.3 s and ignores keys (barge_in: false)
+CALLER_SECONDS = 40.0  # the caller's pcap outlasts the call; its playback ends at the BYE
 CALLS_PER_LEVEL = 2.5  # x N: ramp up for CALL_SECONDS, then ~1.5 x CALL_SECONDS at N
 FRAME = 0.020
-CLEAN_P99_MS = 5.0  # issue 2's criterion
-YARDSTICK_P99_MS = 25.0  # what Asterisk 20 met up to 200 calls
-MAX_DRIFT_MS = 20.0  # "no drift": a call never ends a whole frame behind its RTP clock
+INVITE_P99_MS = 20.0  # issue 12's targets
+CLEAN_P99_MS = 10.0
+MAX_DRIFT_MS = 5.0
+SHORT_STREAM = 0.01  # a stream missing more than 1% of its packets is short
 DRIFT_WINDOW = 25  # packets at each end of a stream whose least lateness marks its clock
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -74,6 +95,7 @@ class Pacing:
     max_ms: float
     drift_ms: float  # largest change, start to end of a stream, of arrival minus RTP time
     short_pct: float  # packets missing against elapsed / 20 ms, all streams
+    short_streams: int = 0  # streams missing more than SHORT_STREAM of theirs
 
 
 @dataclass(frozen=True)
@@ -89,14 +111,17 @@ class SippResult:
 @dataclass(frozen=True)
 class LevelResult:
     level: int
+    config: str  # keys | speech
+    mode: str  # direct | kamailio
     sipp: SippResult
     completed: int  # flows the IVR finished through the `#` and the closing prompt
     pacing: Pacing
-    ivr_cpu_pct: float
+    ivr_cpu_pct: float  # every IVR process together
+    kamailio_cpu_pct: float
     sipp_cpu_pct: float
-    rss_idle_mb: float
+    rss_idle_mb: float  # every IVR process together
     rss_peak_mb: float
-    load_before: float
+    load: str  # the load average (1, 5, 15 min) just before the level
     invite_p50_ms: float  # INVITE -> 200 on the wire
     invite_p99_ms: float
     capture_dropped: int
@@ -111,12 +136,16 @@ class LevelResult:
         peak = max(1, self.sipp.peak_concurrent)
         return (self.rss_peak_mb - self.rss_idle_mb) * 1024 / peak
 
-    def clean(self, p99_limit_ms: float) -> bool:
+    def clean(self) -> bool:
+        """Issue 12's targets: 0 failed, INVITE->200 p99 <= 20 ms, RTP interval error p99 <= 10
+        ms, drift <= 5 ms, no short stream."""
         return (
             self.failed == 0
             and self.sipp.created > 0
-            and self.pacing.p99_ms <= p99_limit_ms
+            and self.invite_p99_ms <= INVITE_P99_MS
+            and self.pacing.p99_ms <= CLEAN_P99_MS
             and self.pacing.drift_ms <= MAX_DRIFT_MS
+            and self.pacing.short_streams == 0
         )
 
 
@@ -164,7 +193,7 @@ def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
     """Send-interval error and drift of every stream, its first and last packet left out."""
     errors: list[np.ndarray] = []
     drift = 0.0
-    received = expected = 0
+    received = expected = short = 0
     for packets in streams.values():
         inner = np.array(packets[1:-1], dtype=np.float64)
         if len(inner) < 3:
@@ -176,8 +205,10 @@ def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
         if len(lateness) >= 2 * DRIFT_WINDOW:
             end, start = lateness[-DRIFT_WINDOW:].min(), lateness[:DRIFT_WINDOW].min()
             drift = max(drift, abs(float(end - start)))
+        due = round((arrival[-1] - arrival[0]) / FRAME) + 1
         received += len(arrival)
-        expected += round((arrival[-1] - arrival[0]) / FRAME) + 1
+        expected += due
+        short += len(arrival) < (1 - SHORT_STREAM) * due
     if not errors:
         return Pacing(0, 0, float("nan"), float("nan"), float("nan"), float("nan"), 0.0)
     error_ms = np.concatenate(errors) * 1000
@@ -190,6 +221,7 @@ def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
         max_ms=float(error_ms.max()),
         drift_ms=drift * 1000,
         short_pct=100.0 * max(0, expected - received) / expected,
+        short_streams=short,
     )
 
 
@@ -244,35 +276,63 @@ def sipp_result(stat_csv: Path, rtt_csv: Path) -> SippResult:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    """utime + stime of a process (all its threads), in seconds; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
-class PeakRss(threading.Thread):
-    """Samples a process's resident memory every half second; `peak` is the largest seen."""
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                children = [int(child) for child in f.read().split()]
+        except OSError:
+            continue
+        found += children
+        pending += children
+    return found
 
-    def __init__(self, pid: int) -> None:
+
+def command_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class PeakRss(threading.Thread):
+    """Samples the summed resident memory of processes every half second; `peak` is the
+    largest sum seen."""
+
+    def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
-        self.pid = pid
+        self.pids = pids
         self.peak = 0.0
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(0.5):
-            try:
-                self.peak = max(self.peak, rss_mb(self.pid))
-            except OSError:
-                return
+            self.peak = max(self.peak, sum(rss_mb(pid) for pid in self.pids))
 
     def stop(self) -> None:
         self._done.set()
@@ -286,9 +346,23 @@ def find_tool(name: str) -> str | None:
 
 
 def free_port() -> int:
+    """A SIP port with the next few ports free as well (nodes take the ones after it)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 60000 and all(_udp_free(port + k) for k in range(1, 5)):
+            return port
+    raise RuntimeError("no free port run")
+
+
+def _udp_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for(path: Path, text: str, process: subprocess.Popen, seconds: float) -> None:
@@ -302,7 +376,7 @@ def wait_for(path: Path, text: str, process: subprocess.Popen, seconds: float) -
     raise RuntimeError(f"no '{text}' in {path} after {seconds} s")
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 20) -> None:
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 30) -> None:
     if process.poll() is None:
         process.send_signal(sig)
         try:
@@ -312,15 +386,50 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 
             process.wait()
 
 
-def start_ivr(work: Path, sip_port: int, rtp_ports: str) -> tuple[subprocess.Popen, Path]:
+def bench_config(work: Path, config: str) -> Path:
+    """bench/ivr-bench.yaml, with speech on (the Korean model the tests run) for `speech`."""
+    settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    if config == "speech":
+        settings["speech"] = yaml.safe_load(SPEECH_SECTION.read_text(encoding="utf-8"))["speech"]
+        settings["speech"]["enabled"] = True
+    path = work / f"ivr-{config}.yaml"
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Ivr:
+    """The IVR under test: one process, or the supervisor of Kamailio and its nodes."""
+
+    process: subprocess.Popen
+    log: Path
+    nodes: list[int]  # IVR process ids
+    kamailio: list[int]
+
+
+def start_ivr(work: Path, config: Path, sip_port: int, args: argparse.Namespace, mode: str) -> Ivr:
+    from ivr.nodes import answers_options
+
     log = work / "ivr.log"
-    env = dict(os.environ, IVR_CONFIG=str(CONFIG))
+    env = dict(os.environ, IVR_CONFIG=str(config), PYTHONUNBUFFERED="1")
     command = [sys.executable, str(ROOT / "run_ivr.py"), "--sip-port", str(sip_port)]
-    command += ["--rtp-ports", rtp_ports, "--data-dir", str(work / "data")]
+    command += ["--rtp-ports", args.rtp_ports, "--data-dir", str(work / "data")]
+    if mode == "kamailio":
+        command += ["--nodes", str(args.nodes)]
     with log.open("w") as out:
         ivr = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_for(log, "IVR ready", ivr, 60)
-    return ivr, log
+    if mode == "direct":
+        wait_for(log, "IVR ready", ivr, 90)
+        return Ivr(ivr, log, [ivr.pid], [])
+    wait_for(log, "front door: Kamailio on", ivr, 180)
+    deadline = time.monotonic() + 30
+    while not answers_options("127.0.0.1", sip_port):
+        if time.monotonic() > deadline:
+            raise RuntimeError("Kamailio does not answer OPTIONS")
+    below = descendants(ivr.pid)
+    nodes = [pid for pid in below if "run_ivr.py" in command_of(pid)]
+    kamailio = [pid for pid in below if "kamailio" in command_of(pid).split(" ")[0]]
+    return Ivr(ivr, log, nodes, kamailio)
 
 
 def start_capture(
@@ -356,76 +465,104 @@ def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
     return [(frame, 100 * n / total) for frame, n in samples.most_common(15)]
 
 
+def caller_pcaps(work: Path) -> tuple[Path, Path]:
+    """The talker's and the listener's RTP (bench/caller_audio.py), keys `123#` at KEYS_AT."""
+    from bench.caller_audio import caller_audio, write_caller_pcap
+
+    return tuple(  # type: ignore[return-value]
+        write_caller_pcap(
+            work / f"{kind}.pcap", caller_audio(kind, CALLER_SECONDS, seed), "123#", KEYS_AT
+        )
+        for kind, seed in (("talker", 7), ("listener", 8))
+    )
+
+
 # --- one level -------------------------------------------------------------------------------
 
 
-def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path) -> LevelResult:
+def run_level(
+    level: int,
+    config: str,
+    mode: str,
+    args: argparse.Namespace,
+    work: Path,
+    pcaps: tuple[Path, Path],
+) -> LevelResult:
     work.mkdir(parents=True)
-    load_before = os.getloadavg()[0]
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     sip_port = free_port()
     rate_period_ms = round(CALL_SECONDS * 1000)
     total_calls = round(CALLS_PER_LEVEL * level)
     run_seconds = total_calls * CALL_SECONDS / level + CALL_SECONDS
-    steady = (CALL_SECONDS + 2, total_calls * CALL_SECONDS / level)  # all N calls up
+    steady = (CALL_SECONDS + 2, total_calls * CALL_SECONDS / level)  # all L calls up
+    share = args.talk_share if config == "speech" else 1.0
 
-    ivr, ivr_log = start_ivr(work, sip_port, args.rtp_ports)
+    ivr = start_ivr(work, bench_config(work, config), sip_port, args, mode)
     capture, pcap, capture_log = start_capture(
         work, "ivr-rtp", f"udp src portrange {args.rtp_ports}", 64
     )
     sip_capture, sip_pcap, _ = start_capture(work, "sip", f"udp port {sip_port}", 65535)
-    rss = PeakRss(ivr.pid)
-    rss_idle = rss_mb(ivr.pid)
+    rss = PeakRss(ivr.nodes)
+    rss_idle = sum(rss_mb(pid) for pid in ivr.nodes)
     rss.start()
     command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", "ivr"]
-    command += ["-key", "dtmf_pcap", str(dtmf_pcap), "-set", "listen_ms", str(LISTEN_MS)]
+    command += ["-key", "talker_pcap", str(pcaps[0]), "-key", "listener_pcap", str(pcaps[1])]
+    command += ["-set", "talk_share", str(share)]
     command += ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"]
     command += ["-r", str(level), "-rp", str(rate_period_ms), "-l", str(level)]
     command += ["-m", str(total_calls), "-timeout", f"{round(run_seconds + 60)}s"]
     command += ["-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err"]
     command += ["-stf", "stat.csv", "-error_file", "errors.log"]
     sipp: subprocess.Popen | None = None
+    hot: list[tuple[str, float]] = []
     try:
         with (work / "sipp.out").open("w") as out:
             started = time.monotonic()
             sipp = subprocess.Popen(command, cwd=work, stdout=out, stderr=subprocess.STDOUT)
             time.sleep(steady[0])
-            ivr_cpu, sipp_cpu, t0 = cpu_seconds(ivr.pid), cpu_seconds(sipp.pid), time.monotonic()
-            hot: list[tuple[str, float]] = []
+            groups = (ivr.nodes, ivr.kamailio, [sipp.pid])
+            before = [sum(map(cpu_seconds, pids)) for pids in groups]
+            t0 = time.monotonic()
             if args.profile:
-                hot = profile(ivr.pid, args.profile, work / "py-spy.txt")
+                hot = profile(ivr.nodes[0], args.profile, work / "py-spy.txt")
             time.sleep(max(0.0, started + steady[1] - time.monotonic()))
             elapsed = time.monotonic() - t0
-            ivr_cpu = (cpu_seconds(ivr.pid) - ivr_cpu) / elapsed * 100
-            sipp_cpu = (cpu_seconds(sipp.pid) - sipp_cpu) / elapsed * 100
+            ivr_cpu, kamailio_cpu, sipp_cpu = (
+                (sum(map(cpu_seconds, pids)) - used) / elapsed * 100
+                for pids, used in zip(groups, before, strict=True)
+            )
             sipp.wait(timeout=run_seconds + 120)
     finally:
         if sipp is not None:
             stop(sipp, signal.SIGINT)  # already gone unless the bench was interrupted
         stop(capture, signal.SIGINT)
         stop(sip_capture, signal.SIGINT)
-        stop(ivr)
+        stop(ivr.process, signal.SIGINT)
         rss.stop()
     rtt_files = list(work.glob("*_rtt.csv"))
-    completed = ivr_log.read_text(errors="replace").count("hanging up: completed")
+    completed = ivr.log.read_text(errors="replace").count("hanging up: completed")
     invites = invite_latencies(sip_pcap) * 1000
     result = LevelResult(
         level=level,
+        config=config,
+        mode=mode,
         sipp=sipp_result(work / "stat.csv", rtt_files[0] if rtt_files else work / "none"),
         completed=completed,
         pacing=pacing(rtp_streams(pcap)),
         ivr_cpu_pct=ivr_cpu,
+        kamailio_cpu_pct=kamailio_cpu,
         sipp_cpu_pct=sipp_cpu,
         rss_idle_mb=rss_idle,
         rss_peak_mb=rss.peak,
-        load_before=load_before,
+        load=load,
         invite_p50_ms=float(np.percentile(invites, 50)) if len(invites) else float("nan"),
         invite_p99_ms=float(np.percentile(invites, 99)) if len(invites) else float("nan"),
         capture_dropped=capture_dropped(capture_log),
     )
     if hot:
-        print(f"\npy-spy, {args.profile} s at {level} calls (self samples, all IVR threads):")
-        for frame, share in hot:
-            print(f"  {share:5.1f}%  {frame}")
+        print(f"\npy-spy, {args.profile} s at {level} calls (self samples, one IVR process):")
+        for frame, share_pct in hot:
+            print(f"  {share_pct:5.1f}%  {frame}")
     if not args.keep:
         pcap.unlink(missing_ok=True)
         sip_pcap.unlink(missing_ok=True)
@@ -435,78 +572,90 @@ def run_level(level: int, args: argparse.Namespace, work: Path, dtmf_pcap: Path)
 # --- report ----------------------------------------------------------------------------------
 
 HEADER = (
-    "level  peak  calls failed | INV->200 p50  p99 (sipp p99) ms |"
-    " RTP err p50   p99    max ms | drift ms short% | IVR CPU% sipp CPU% | RSS MB  KB/call | load"
+    "level config mode     |  peak  calls failed | INV->200 p50   p99 ms |"
+    " RTP err p50   p99    max ms | drift ms short | CPU% IVR  kam sipp | RSS MB KB/call |"
+    " clean | load 1/5/15"
 )
 
 
 def row(r: LevelResult) -> str:
     p = r.pacing
     return (
-        f"{r.level:5d} {r.sipp.peak_concurrent:5d} {r.sipp.created:6d} {r.failed:6d} |"
-        f" {r.invite_p50_ms:12.1f} {r.invite_p99_ms:5.1f} {r.sipp.rtt_p99_ms:7.0f}       |"
+        f"{r.level:5d} {r.config:6s} {r.mode:8s} |"
+        f" {r.sipp.peak_concurrent:5d} {r.sipp.created:6d} {r.failed:6d} |"
+        f" {r.invite_p50_ms:12.1f} {r.invite_p99_ms:5.1f}    |"
         f" {p.p50_ms:11.2f} {p.p99_ms:6.2f} {p.max_ms:6.1f}    |"
-        f" {p.drift_ms:8.1f} {p.short_pct:6.2f} |"
-        f" {r.ivr_cpu_pct:8.0f} {r.sipp_cpu_pct:9.0f} |"
-        f" {r.rss_peak_mb:6.1f} {r.rss_per_call_kb:8.0f} | {r.load_before:4.1f}"
+        f" {p.drift_ms:8.1f} {p.short_streams:5d} |"
+        f" {r.ivr_cpu_pct:8.0f} {r.kamailio_cpu_pct:4.0f} {r.sipp_cpu_pct:4.0f} |"
+        f" {r.rss_peak_mb:6.0f} {r.rss_per_call_kb:7.0f} |"
+        f" {'yes' if r.clean() else 'NO':5s} | {r.load}"
     )
 
 
-def headline(results: list[LevelResult], limit_ms: float) -> str:
+def headline(results: list[LevelResult]) -> str:
     """The peak concurrency of the highest level that, with every level below it, was clean."""
     best = None
-    for result in results:
-        if not result.clean(limit_ms):
+    for result in sorted(results, key=lambda r: r.level):
+        if not result.clean():
             break
         best = result
     if best is None:
-        return "none of the levels run"
-    return f"{best.sipp.peak_concurrent} concurrent calls (level {best.level})"
+        return "no level clean"
+    return f"{best.sipp.peak_concurrent} concurrent calls clean (level {best.level})"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default=LEVELS, help="concurrent calls, comma-separated")
-    parser.add_argument("--rtp-ports", default="61000-64999", help="IVR RTP range (captured)")
-    parser.add_argument("--max-minutes", type=float, default=20, help="skip levels beyond this")
+    parser.add_argument("--configs", default="keys,speech", help="keys, speech")
+    parser.add_argument("--modes", default="direct,kamailio", help="direct, kamailio")
+    parser.add_argument("--nodes", type=int, default=2, help="IVR processes behind Kamailio")
+    parser.add_argument("--talk-share", type=float, default=0.25, help="speech: callers talking")
+    parser.add_argument("--rtp-ports", default="40000-47999", help="IVR RTP range (captured)")
+    parser.add_argument("--max-minutes", type=float, default=60, help="skip runs beyond this")
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds per level")
     parser.add_argument("--keep", action="store_true", help="keep the captures and logs")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("run as root: sipp's play_pcap_audio sends through a raw socket")
-    for tool in ("sipp", "dumpcap") + (("py-spy",) if args.profile else ()):
-        if find_tool(tool) is None:
+    tools = ("sipp", "dumpcap") + (("py-spy",) if args.profile else ())
+    tools += ("kamailio",) if "kamailio" in args.modes else ()
+    for tool in tools:
+        if find_tool(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             parser.error(f"{tool} is not installed")
 
     work = Path(tempfile.mkdtemp(prefix="bench_sipp-"))
-    dtmf_pcap = work / "dtmf_123hash.pcap"
-    subprocess.run(
-        [sys.executable, str(PCAP_TOOL), "--digits", "123#", "--pt", "101", "-o", str(dtmf_pcap)],
-        check=True,
-        capture_output=True,
-    )
+    pcaps = caller_pcaps(work)
     deadline = time.monotonic() + args.max_minutes * 60
     results: list[LevelResult] = []
+    slipped: set[tuple[str, str]] = set()
+    print(f"{os.cpu_count()} CPUs; load average before the run {os.getloadavg()}")
     print(HEADER)
     for level in (int(text) for text in args.levels.split(",")):
-        needed = CALLS_PER_LEVEL * CALL_SECONDS + CALL_SECONDS + 30 + args.profile
-        if time.monotonic() + needed > deadline:
-            print(f"(level {level} skipped: over --max-minutes)")
-            break
-        result = run_level(level, args, work / f"level-{level}", dtmf_pcap)
-        results.append(result)
-        print(row(result), flush=True)
-        if result.capture_dropped:
-            print(f"      dumpcap dropped {result.capture_dropped} packets at this level")
-        if not result.clean(YARDSTICK_P99_MS):
-            break
+        for config in args.configs.split(","):
+            for mode in args.modes.split(","):
+                if (config, mode) in slipped:
+                    continue
+                needed = CALLS_PER_LEVEL * CALL_SECONDS + CALL_SECONDS + 40 + args.profile
+                if time.monotonic() + needed > deadline:
+                    print(f"({config} {mode} level {level} skipped: over --max-minutes)")
+                    continue
+                name = f"level-{level}-{config}-{mode}"
+                result = run_level(level, config, mode, args, work / name, pcaps)
+                results.append(result)
+                print(row(result), flush=True)
+                if result.capture_dropped:
+                    print(f"      dumpcap dropped {result.capture_dropped} packets at this level")
+                if not result.clean():
+                    slipped.add((config, mode))
     print(
-        f"\nclean (0 failed, RTP interval p99 <= {CLEAN_P99_MS:g} ms,"
-        f" drift <= {MAX_DRIFT_MS:g} ms):"
-        f" {headline(results, CLEAN_P99_MS)}"
-        f"\nyardstick-clean (0 failed, p99 <= {YARDSTICK_P99_MS:g} ms; Asterisk 20: 200, goal 300):"
-        f" {headline(results, YARDSTICK_P99_MS)}"
+        f"\nclean = 0 failed, INVITE->200 p99 <= {INVITE_P99_MS:g} ms, RTP interval error p99 <="
+        f" {CLEAN_P99_MS:g} ms, drift <= {MAX_DRIFT_MS:g} ms, no short stream:"
     )
+    for config in args.configs.split(","):
+        for mode in args.modes.split(","):
+            runs = [r for r in results if (r.config, r.mode) == (config, mode)]
+            print(f"  {config:6s} {mode:8s}: {headline(runs)}")
     if args.keep:
         print(f"logs and captures: {work}")
     else:

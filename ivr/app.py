@@ -37,6 +37,7 @@ from ivr.config import Config
 from ivr.consoles import start_consoles
 from ivr.interfaces import DatagramHandler
 from ivr.media.frames import Frames
+from ivr.media.intake import AudioIntake
 from ivr.media.pacer import PacingClock
 from ivr.media.prompt_audio import PromptAudio, changed
 from ivr.media.prompt_catalog import PromptSettings
@@ -120,6 +121,8 @@ class IvrApp:
         self.ports = RtpPortPool(config.rtp.port_low, config.rtp.port_high)
         self.pacer = PacingClock(reactor)
         self.inband = InbandDtmfBank()
+        self.intake = AudioIntake(self.inband)  # callers' audio, decoded once per tick
+        self.pacer.add_tick_hook(self.intake.tick)
         self.pacer.add_tick_hook(self._detect_inband)
         self.ua = UserAgent(
             host=config.sip.advertised_host,

@@ -27,6 +27,7 @@ from ivr.config import ConfigError
 from ivr.interfaces import Address, DatagramHandler, MediaPort, Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
+from ivr.media.intake import AudioIntake
 from ivr.media.pacer import PacedStream, RtpStream
 from ivr.media.player import Player
 from ivr.menus import events as menu
@@ -34,7 +35,6 @@ from ivr.menus.interpreter import MenuRun
 from ivr.menus.schema import Kind
 from ivr.rtp.dtmf_merge import DtmfMerger, Source
 from ivr.rtp.g711 import Codec, codec_named
-from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted
 from ivr.rtp.session import RtpSession
 from ivr.sip.events import (
@@ -104,7 +104,7 @@ class CallProcess(Protocol):
     @property
     def pacer(self) -> MediaClock: ...
     @property
-    def inband(self) -> InbandDtmfBank: ...
+    def intake(self) -> AudioIntake: ...
     @property
     def limits(self) -> CallLimits: ...
     def monotonic(self) -> float: ...
@@ -304,7 +304,7 @@ class Call:
         self.end_reason = reason
         if self.started:
             self.process.pacer.unregister(self.stream)
-        self.process.inband.forget(self.handle)
+        self.process.intake.forget(self.handle)
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         if self._action_guard is not None:
@@ -331,19 +331,14 @@ class Call:
         payload = received.payload
         if payload is None:
             return
-        if self.transfer is not None and self.recorder is None:
-            self.transfer.caller_audio(payload)  # relayed as it came, never decoded
-            return
-        pcm = received.pcm
-        assert pcm is not None  # audio arrived, so it decodes
         if self.recorder is not None:  # the caller's side of the whole call, agent's part too
+            pcm = received.pcm
+            assert pcm is not None  # audio arrived, so it decodes
             self.recorder.write(pcm)
         if self.transfer is not None:
             self.transfer.caller_audio(payload)
             return
-        self.process.inband.add(self.handle, pcm)
-        if self.listener is not None:
-            self.listener.feed(pcm)
+        self.process.intake.add(self.handle, payload, self.codec, self.listener)
 
     def check_limits(self, now: float) -> None:
         """Hang up a call over its maximum length, or whose caller's RTP stopped (a phone that

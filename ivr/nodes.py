@@ -9,7 +9,8 @@ front door on the configured SIP port:
                   ├──> node 2  host:PORT+2   RTP: 2nd Nth
                   └──> ...
     shared by every node: the database (the configured URL, or one SQLite file under the data
-    dir) and Redis (the configured URL, or one embedded redis-server this supervisor starts).
+    dir) and Redis (the configured URL, or one embedded redis-server this supervisor starts);
+    node k's web consoles listen on the configured web port + k - 1.
 
 The supervisor brings the schema to head once, starts the nodes one after the other (each
 answers an OPTIONS probe before the next starts), writes Kamailio's node list and starts it.
@@ -34,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 
 from ivr.config import Config
+from ivr.web.settings import WebSettings
 
 log = logging.getLogger("ivr.nodes")
 
@@ -170,6 +172,8 @@ class Supervisor:
             f"sqlite:///{(config.store.data_dir / 'ivr.sqlite3').resolve()}"
         )
         self.redis_url = config.store.redis_url
+        web = WebSettings.from_config(config)
+        self.web_port = web.port if web.enabled else None
         self.nodes: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping: signal.Signals | None = None
         self.helpers: list[subprocess.Popen[bytes]] = []
@@ -181,6 +185,8 @@ class Supervisor:
         command += ["--database-url", self.database_url, "--log-level", self.log_level]
         if self.redis_url:
             command += ["--redis-url", self.redis_url]
+        if self.web_port:  # node k's consoles on the web port + k - 1 (0: any free port)
+            command += ["--web-port", str(self.web_port + plan.index - 1)]
         if self.config_path:
             command += ["--config", self.config_path]
         return command

@@ -18,10 +18,8 @@ ACTION_NAMES = {
     "user.enable": "启用账号",
     "user.login": "登录",
     "user.logout": "退出登录",
-    "menu.draft": "保存草稿",
     "menu.publish": "发布菜单",
     "menu.rollback": "回滚菜单",
-    "prompt.text": "修改提示音文字",
     "prompt.upload": "上传录音",
     "sandbox.reset": "重置演练数据",
 }

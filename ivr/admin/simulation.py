@@ -130,8 +130,14 @@ class Simulation:
         self._note("system", "（连续播放过多，已停止自动播放）")
 
     def _apply(self, commands: list[Command]) -> None:
+        """Carry out commands in order; an action runs once the commands given with it are
+        done (its wait prompt starts first, as on a call)."""
         queue = list(commands)
-        while queue:
+        actions: list[RunAction] = []
+        while queue or actions:
+            if not queue:
+                queue += self._run_action(actions.pop(0))
+                continue
             self._track_node()
             command = queue.pop(0)
             if isinstance(command, Play):
@@ -140,16 +146,7 @@ class Simulation:
                 if self.playing is not None and self.playing.play_id == command.play_id:
                     self.playing = None
             elif isinstance(command, RunAction):
-                result = self.run_action(
-                    ActionRequest(
-                        command.name, command.params, "sim", f"sim-{self.id}", channel="sim"
-                    )
-                )
-                self._note("action", f"业务 {command.name} → {result.outcome}（演练数据）")
-                self.clock += 0.5
-                queue += self.run.handle(
-                    ActionCompleted(command.request_id, result.outcome, result.values), self.clock
-                )
+                actions.append(command)
             elif isinstance(command, Transfer):
                 self._note(
                     "system", f"转人工（队列 {command.queue}）：演练环境没有坐席，按无人接听处理"
@@ -161,6 +158,16 @@ class Simulation:
                 self.ended = command.reason
                 self._note("system", f"挂机（{command.reason}）")
         self._track_node()
+
+    def _run_action(self, command: RunAction) -> list[Command]:
+        request = ActionRequest(
+            command.name, command.params, "sim", f"sim-{self.id}", channel="sim"
+        )
+        result = self.run_action(request)
+        self._note("action", f"业务 {command.name} → {result.outcome}（演练数据）")
+        self.clock += 0.5
+        completed = ActionCompleted(command.request_id, result.outcome, result.values)
+        return self.run.handle(completed, self.clock)
 
     def _play(self, command: Play) -> None:
         texts, ids, variables = [], [], []

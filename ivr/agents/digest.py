@@ -19,6 +19,7 @@ import hmac
 import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.sip.uri import quote_string
@@ -128,9 +129,19 @@ def response_matches(credentials: Credentials, stored_ha1: str, method: str) -> 
 class NonceMint:
     """Mints and checks stateless nonces with a secret every node shares."""
 
-    def __init__(self, secret: bytes, lifetime: float = NONCE_LIFETIME) -> None:
-        self.secret = secret
+    def __init__(
+        self, secret: bytes | Callable[[], bytes], lifetime: float = NONCE_LIFETIME
+    ) -> None:
+        """`secret`, or how to fetch it (from Redis) at the first use: so a node starts with
+        Redis down, and a REGISTER then fails until Redis answers."""
+        self._secret = secret
         self.lifetime = lifetime
+
+    @property
+    def secret(self) -> bytes:
+        if callable(self._secret):
+            self._secret = self._secret()
+        return self._secret
 
     def mint(self, now: float) -> str:
         body = struct.pack(">Q", int(now * 1000)) + secrets.token_bytes(8)

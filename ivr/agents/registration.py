@@ -40,10 +40,10 @@ class Registration:
         run_blocking: RunBlocking,
         respond: Respond,
     ) -> Registration:
-        """BLOCKING (reads the shared nonce secret): call before the reactor runs."""
+        """The shared nonce secret is read from Redis at the first REGISTER, not here."""
         store = RegistrarStore(client)
         registrar = Registrar(
-            settings, store, partial(accounts.credentials, db), NonceMint(store.nonce_secret())
+            settings, store, partial(accounts.credentials, db), NonceMint(store.nonce_secret)
         )
         return cls(registrar, run_blocking, respond)
 

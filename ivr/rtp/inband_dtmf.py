@@ -124,37 +124,50 @@ class _PressState:
 class InbandDtmfBank:
     """Detectors for many calls, run together once per tick.
 
-    `add(call, pcm)` as audio arrives (any length; cut into 20 ms frames, remainder kept);
-    `detect()` classifies every queued frame in one matrix product and returns the new presses;
-    `forget(call)` when the call ends.
+    `add(call, pcm)` as audio arrives (any length; cut into 20 ms frames, remainder kept), or
+    `add_frames(calls, frames)` for a tick's whole frames of many calls at once (one row each,
+    ivr/media/intake.py); `detect()` classifies every queued frame in one matrix product and
+    returns the new presses; `forget(call)` when the call ends.
     """
 
     def __init__(self) -> None:
         self._states: dict[Hashable, _PressState] = {}
         self._owners: list[_PressState] = []
         self._keys: list[Hashable] = []
-        self._frames: list[np.ndarray] = []
+        self._blocks: list[np.ndarray] = []  # (frames, 160) each, rows in _owners' order
 
-    def add(self, call: Hashable, pcm: np.ndarray) -> None:
+    def _state(self, call: Hashable) -> _PressState:
         state = self._states.get(call)
         if state is None:
             state = self._states[call] = _PressState()
+        return state
+
+    def add(self, call: Hashable, pcm: np.ndarray) -> None:
+        state = self._state(call)
         if state.pending is not None:
             pcm = np.concatenate([state.pending, pcm])
             state.pending = None
         whole = len(pcm) - len(pcm) % FRAME_SAMPLES
-        for start in range(0, whole, FRAME_SAMPLES):
-            self._owners.append(state)
-            self._keys.append(call)
-            self._frames.append(pcm[start : start + FRAME_SAMPLES])
+        if whole:
+            count = whole // FRAME_SAMPLES
+            self._owners += [state] * count
+            self._keys += [call] * count
+            self._blocks.append(pcm[:whole].reshape(count, FRAME_SAMPLES))
         if whole < len(pcm):
             state.pending = pcm[whole:]
 
+    def add_frames(self, calls: list[Hashable], frames: np.ndarray) -> None:
+        """Row i of `frames` (n x 160) is the next whole frame of `calls[i]`."""
+        self._owners += [self._state(call) for call in calls]
+        self._keys += calls
+        self._blocks.append(frames)
+
     def detect(self) -> list[tuple[Hashable, str]]:
         """New presses since the last call, as (call, key), in arrival order per call."""
-        if not self._frames:
+        if not self._blocks:
             return []
-        loose, strict = classify_frames(np.stack(self._frames))
+        frames = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        loose, strict = classify_frames(frames)
         found = []
         for call, state, lo, st in zip(
             self._keys, self._owners, loose.tolist(), strict.tolist(), strict=True
@@ -164,7 +177,7 @@ class InbandDtmfBank:
                 found.append((call, key))
         self._owners.clear()
         self._keys.clear()
-        self._frames.clear()
+        self._blocks.clear()
         return found
 
     def forget(self, call: Hashable) -> None:

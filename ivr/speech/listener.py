@@ -99,11 +99,12 @@ class CallListener:
         self._active = True
         self._closed = False
 
-    def feed(self, frame: np.ndarray) -> None:
-        """One 20 ms frame of the caller's audio (8 kHz int16), on the reactor thread."""
+    def feed(self, frame: np.ndarray, energy_db: float | None = None) -> None:
+        """One 20 ms frame of the caller's audio (8 kHz int16), on the reactor thread; its
+        energy in dBFS when already measured."""
         if not self._active or self._closed:
             return
-        event = self._vad.process(frame)
+        event = self._vad.process(frame, energy_db)
         if event is VadEvent.QUIET:
             self._preroll.append(frame.tobytes())
             return

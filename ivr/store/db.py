@@ -61,6 +61,12 @@ def make_engine(
     ]
     if search_path:
         options.append(f"-csearch_path={search_path}")
+    # The URL's own `?options=` (e.g. a search_path, as the e2e tests give each run a schema)
+    # would otherwise be replaced by ours: keep it, ours after it.
+    given = parsed.query.get("options")
+    if given:
+        options.insert(0, given if isinstance(given, str) else " ".join(given))
+        parsed = parsed.difference_update_query(["options"])
     connect_args: dict[str, Any] = {
         "connect_timeout": max(1, ceil(timeout)),
         "options": " ".join(options),

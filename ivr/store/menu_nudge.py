@@ -55,6 +55,8 @@ class NudgeListener:
                         data = message["data"]
                         self._on_nudge(data.decode() if isinstance(data, bytes) else str(data))
                 pubsub.close()
-            except RedisError as error:
+            except Exception as error:  # the connection dies in many ways; the nudge is a hint
+                if self._stopping.is_set():
+                    return  # Redis went away with the process
                 log.warning("menu nudges paused (%s); the 5 s poll goes on", type(error).__name__)
                 self._stopping.wait(RECONNECT_S)

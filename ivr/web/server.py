@@ -32,14 +32,23 @@ import jinja2
 from klein import Klein
 from twisted.internet import task
 from twisted.internet.interfaces import IListeningPort
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
 
 from ivr.store.accounts import ROLES, Account, authenticate
 from ivr.store.change_log import record_change
 from ivr.store.redis_state import count_in_window
-from ivr.store.web_sessions import SessionUser, close_session, open_session, session_user
+from ivr.store.web_sessions import (
+    SessionUser,
+    close_session,
+    open_session,
+    purge_expired,
+    session_user,
+)
 from ivr.web.services import WebServices
 from ivr.web.settings import WebSettings
 
@@ -53,6 +62,7 @@ SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # how times are shown; the service's own zone
 ROLE_NAMES = {"agent": "坐席", "supervisor": "班长"}
 MAX_JSON_BYTES = 1_000_000
+SESSION_PURGE_S = 3600.0  # expired sessions are deleted this often
 LOGIN_FAILURES_ALLOWED = 10  # per username and per address, in LOGIN_WINDOW_S
 LOGIN_WINDOW_S = 900
 SECURITY_HEADERS = {
@@ -93,6 +103,7 @@ class WebConsole:
         self._periodic: list[tuple[float, Callable[[], object]]] = []
         self.add_static("web", HERE / "static")
         self._routes()
+        self.every(SESSION_PURGE_S, self._purge_sessions)
 
     # --- what sections use ------------------------------------------------------------------
 
@@ -107,7 +118,7 @@ class WebConsole:
         def static(request: Request) -> File:
             _secure(request)
             request.setHeader(b"Cache-Control", b"max-age=3600")
-            return File(str(directory))
+            return StaticFiles(str(directory))
 
     def every(self, seconds: float, job: Callable[[], object]) -> None:
         """Run `job` on the reactor every `seconds` once the server listens (it must not block:
@@ -194,6 +205,14 @@ class WebConsole:
                 target=target,
                 detail=detail or None,
             )
+
+    def _purge_sessions(self) -> None:
+        services = self.services
+
+        def failed(failure: Failure) -> None:
+            log.warning("expired sessions not purged: %s", type(failure.value).__name__)
+
+        services.pool.run(purge_expired, services.db, services.wallclock()).addErrback(failed)
 
     async def current_user(self, request: Request) -> SessionUser | None:
         token = request.getCookie(COOKIE.encode())
@@ -358,6 +377,13 @@ def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("请求内容须为 JSON 对象")
     return value
+
+
+class StaticFiles(File):
+    """Files only: a directory is answered 404, never listed."""
+
+    def directoryListing(self) -> IResource:
+        return notFound()
 
 
 class QuietSite(Site):

@@ -35,7 +35,8 @@ def test_a_simulated_temporary_loss_is_recorded_in_the_sandbox(tmp_path: Path) -
         sim.key(key, fast=True)
     texts = [entry["text"] for entry in sim.log]
     assert not any("已停止自动播放" in text for text in texts)
-    assert "业务 temporary_loss → reported（演练数据）" in texts
+    action = texts.index("业务 temporary_loss → reported（演练数据）")
+    assert texts[action - 1] == "正在为您办理，请稍候。"  # the wait prompt starts first
     assert sim.node_path[:6] == ["main", "query", "card_query", "loss_id", "loss_confirm",
                                  "loss_report"]  # fmt: skip
     assert sandbox.loss_reports() == before + 1

@@ -99,3 +99,17 @@ def test_challenges_offer_sha256_before_md5_with_qop() -> None:
     assert "algorithm=SHA-256" in first and "algorithm=MD5" in second
     assert all('qop="auth"' in value and "stale=true" in value for value in (first, second))
     assert 'realm="12333"' in first
+
+
+def test_a_mint_fetches_its_secret_at_the_first_use_only() -> None:
+    fetched: list[int] = []
+
+    def fetch() -> bytes:
+        fetched.append(1)
+        return b"secret"
+
+    mint = NonceMint(fetch, lifetime=300)
+    assert fetched == []  # a node starts without reaching Redis
+    nonce = mint.mint(1000.0)
+    assert mint.is_fresh(nonce, 1000.0) and fetched == [1]
+    assert NonceMint(b"secret", lifetime=300).is_fresh(nonce, 1000.0)

@@ -18,6 +18,7 @@ from ivr.call import Call, CallInfo, TransferLeg
 from ivr.call_limits import CallLimits
 from ivr.interfaces import Address, DatagramHandler
 from ivr.media.frames import Frames, encode_frames
+from ivr.media.intake import AudioIntake
 from ivr.media.pacer import PacingClock
 from ivr.menus import events as menu
 from ivr.menus.interpreter import MenuRun
@@ -124,6 +125,8 @@ class FakeProcess:
         self.signalling = FakeSignalling()
         self.pacer = PacingClock(self.clock, monotonic=self.clock.seconds)
         self.inband = InbandDtmfBank()
+        self.intake = AudioIntake(self.inband)
+        self.pacer.add_tick_hook(self.intake.tick)
         self.pacer.add_tick_hook(self._detect_inband)
         self.tree = tree_from(MINI_MENU)
         self.ports: list[FakePort] = []

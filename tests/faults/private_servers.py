@@ -120,17 +120,24 @@ class PrivateRedis:
     @classmethod
     def create(cls) -> PrivateRedis:
         port = free_port()
-        process = subprocess.Popen(
+        server = cls(cls._spawn(port), port)
+        server._wait_ready()
+        return server
+
+    @staticmethod
+    def _spawn(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        server = cls(process, port)
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis(port=port).ping()
-                return server
+                redis.Redis(port=self.port).ping()
+                return
             except redis.ConnectionError:
                 assert time.monotonic() < deadline, "redis-server did not start"
                 time.sleep(0.05)
@@ -145,3 +152,8 @@ class PrivateRedis:
         self.thaw()
         self.process.kill()
         self.process.wait()
+
+    def restart(self) -> None:
+        """A new server on the same port, empty (as a Redis without persistence comes back)."""
+        self.process = self._spawn(self.port)
+        self._wait_ready()

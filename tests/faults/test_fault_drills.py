@@ -201,3 +201,65 @@ def test_ivr_killed_mid_action(
     finally:
         postgres.thaw()
         server.stop()
+
+
+def test_redis_down_at_start_then_back(
+    postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    env = storage_env(postgres, private_redis.url, tmp_path)
+    seed(env)
+    private_redis.stop()
+    server = start_ivr(tmp_path, database_url=postgres.url, redis_url=private_redis.url)
+    try:
+        ref, phone = place(server, loss_call(ACTION_TIMEOUT + 8))
+        phone.join(120)
+        assert told(server, ref) == "failed"  # the day's limits cannot be counted: closed
+        private_redis.restart()
+        second, phone = place(server, loss_call(25))
+        phone.join(120)
+        assert told(server, second) == "reported"
+        assert_truthful(server, postgres, [ref, second])
+    finally:
+        server.stop()
+
+
+def test_database_stopped_and_back_within_a_call(
+    postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """The pool's connections died with the server; the action reconnects and reports."""
+    env = storage_env(postgres, private_redis.url, tmp_path)
+    seed(env)
+    server = start_ivr(tmp_path, database_url=postgres.url, redis_url=private_redis.url)
+    try:
+        ref, phone = place(server, loss_call(25))
+        time.sleep(3)  # the caller is in the menus
+        postgres.stop()
+        postgres.start()
+        phone.join(120)
+        assert told(server, ref) == "reported"
+        assert_truthful(server, postgres, [ref])
+    finally:
+        server.stop()
+
+
+def test_caller_hangs_up_while_the_database_hangs(
+    postgres: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """Told nothing, gone: the action must not commit when the database answers again."""
+    env = storage_env(postgres, private_redis.url, tmp_path)
+    seed(env)
+    server = start_ivr(tmp_path, database_url=postgres.url, redis_url=private_redis.url)
+    try:
+        ref, phone = place(server, loss_call(6))  # hangs up 6 s into the action
+        time.sleep(ACTION_AT - 1)
+        postgres.freeze()
+        phone.join(120)
+        server.wait_for_log(rf"\[{ref} [^\]]*\] ended: ", timeout=30)
+        postgres.thaw()
+        time.sleep(6)  # the job resumes, finds its guard withdrawn and rolls back
+        assert told(server, ref) == "nothing"
+        assert_truthful(server, postgres, [ref])
+        server.wait_for_log(rf"call {ref}: action temporary_loss rolled back", timeout=30)
+    finally:
+        postgres.thaw()
+        server.stop()

@@ -37,7 +37,7 @@ def test_datagrams_arrive_with_source_and_reception_time_and_replies_go_out():
             caller.bind(("127.0.0.1", 0))
             caller.settimeout(2)
             caller.sendto(b"rtp!", ("127.0.0.1", endpoint.port))
-            endpoint.listening.doRead()
+            endpoint.receiver.doRead()
             assert received == [(b"rtp!", caller.getsockname(), 42.0)]
             endpoint.protocol.send(b"back", caller.getsockname())
             assert caller.recvfrom(100) == (b"back", ("127.0.0.1", endpoint.port))
@@ -69,3 +69,31 @@ def test_no_bindable_port_raises_and_leaks_nothing():
         with pytest.raises(CannotListenError):
             listen_rtp(reactor, pool, lambda *args: None, "127.0.0.1")
     assert pool.available == 1
+
+
+def test_one_pass_reads_a_datagram_from_every_ready_socket_with_one_time_and_then_the_rest():
+    low = free_even_port_pair()
+    pool = RtpPortPool(low, low + 5)
+    received = []
+    clock = iter([7.0, 8.0, 9.0])
+    monotonic = clock.__next__
+    endpoints = [
+        listen_rtp(reactor, pool, lambda *args: received.append(args), "127.0.0.1", monotonic)
+        for _ in range(2)
+    ]
+    receiver = endpoints[0].receiver
+    assert endpoints[1].receiver is receiver and receiver in reactor.getReaders()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller:
+            caller.bind(("127.0.0.1", 0))
+            for endpoint in endpoints:
+                caller.sendto(b"first", ("127.0.0.1", endpoint.port))
+            caller.sendto(b"second", ("127.0.0.1", endpoints[0].port))
+            receiver.doRead()
+            assert sorted(received) == [(b"first", caller.getsockname(), 7.0)] * 2
+            receiver.doRead()  # level-triggered: the socket still holding one is read again
+            assert received[2:] == [(b"second", caller.getsockname(), 8.0)]
+    finally:
+        for endpoint in endpoints:
+            endpoint.close()
+    assert receiver not in reactor.getReaders()  # the last socket closed: the set is gone

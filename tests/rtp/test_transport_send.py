@@ -44,7 +44,7 @@ def test_every_packet_reaches_the_destination_in_order_and_the_address_is_checke
             endpoint.protocol.send(b"frame %d" % n, caller.getsockname())
         heard = [caller.recvfrom(100) for _ in range(5)]
     assert heard == [(b"frame %d" % n, ("127.0.0.1", endpoint.port)) for n in range(5)]
-    assert checked_first > 0  # Twisted's write() checked the first packet's address ...
+    assert checked_first > 0  # the first packet's address was checked ...
     assert len(checks) == checked_first  # ... and only the first packet's
 
 

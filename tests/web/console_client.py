@@ -11,10 +11,11 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
-from pathlib import Path
 from typing import Any
 
-from tests.e2e.server import ROOT, IvrProcess
+from sqlalchemy import text
+
+from tests.e2e.server import ROOT, IvrProcess, open_store
 
 PASSWORD = "console-pass-1"
 METRICS_TOKEN = "metrics-token-for-tests"
@@ -22,12 +23,13 @@ METRICS_TOKEN = "metrics-token-for-tests"
 
 def add_user(server: IvrProcess, username: str, role: str, name: str = "") -> None:
     """`python -m ivr users add` against the server's own database."""
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "ivr", "users", "add", username, "--role", role,
          "--name", name or username, "--password-stdin"],
-        input=f"{PASSWORD}\n".encode(), cwd=ROOT, env=server.env, check=True,
+        input=f"{PASSWORD}\n".encode(), cwd=ROOT, env=server.env, check=False,
         capture_output=True,
     )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def web_url(server: IvrProcess) -> str:
@@ -133,8 +135,11 @@ class ConsoleClient:
         return reply
 
 
-def session_rows(data_dir: Path) -> list[tuple[str, int]]:
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "ivr.sqlite3") as connection:
-        return list(connection.execute("SELECT id, user_id FROM web_session"))
+def query(server: IvrProcess, statement: str) -> list[tuple[Any, ...]]:
+    """Rows of the server's own database (SQLite or PostgreSQL), for checking what it wrote."""
+    db = open_store(server)
+    try:
+        with db.reading() as session:
+            return [tuple(row) for row in session.execute(text(statement))]
+    finally:
+        db.dispose()

@@ -4,7 +4,6 @@ temporary loss in the sandbox, publish, compare, roll back; an agent is refused.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.server import ROOT, IvrProcess
 from tests.web.browser import chromium, log_in, screenshot
+from tests.web.console_client import query
 
 DEMO_ID = "360102198003120013"  # 张伟 in the demo data: a normal card
 
@@ -36,9 +36,8 @@ def type_at_end_of(page: Page, text: str, typed: str) -> int:
     return line
 
 
-def live_db(server: IvrProcess, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(server.data_dir / "ivr.sqlite3") as db:
-        return list(db.execute(query))
+def live_db(server: IvrProcess, statement: str) -> list[tuple[object, ...]]:
+    return query(server, statement)
 
 
 def cli_validate(text: str, tmp_path: Path) -> str:

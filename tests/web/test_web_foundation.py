@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from tests.e2e.server import IvrProcess
-from tests.web.console_client import ConsoleClient, session_rows
+from tests.web.console_client import ConsoleClient, query
 
 
 def test_wrong_password_is_refused_in_chinese_and_opens_no_session(
@@ -25,7 +23,7 @@ def test_login_opens_a_database_session_keyed_by_the_token_hash(
     reply = client.login("boss")
     assert reply.status == 200 and "您好，王班长" in reply.text
     token = next(c.value for c in client.cookies if c.name == "ivr_session")
-    stored = [row_id for row_id, _ in session_rows(console_server.data_dir)]
+    stored = [row_id for (row_id,) in query(console_server, "SELECT id FROM web_session")]
     assert stored and token not in stored  # only its SHA-256 is kept
     # Another client with the same cookie is the same user: the session lives in the database.
     other = ConsoleClient(base_url)
@@ -64,8 +62,7 @@ def test_the_change_log_names_who_did_what(console_server: IvrProcess, base_url:
     client.login("boss")
     page = client.get("/admin/changes").text
     assert "新建账号" in page and "agent1" in page and "cli" in page
-    with sqlite3.connect(console_server.data_dir / "ivr.sqlite3") as db:
-        actions = {row[0] for row in db.execute("SELECT action FROM change_log")}
+    actions = {row[0] for row in query(console_server, "SELECT action FROM change_log")}
     assert {"user.add", "user.login"} <= actions
 
 
@@ -99,6 +96,10 @@ def test_a_supervisor_adds_and_disables_an_account_and_its_session_ends_at_once(
     assert "已停用 agent9" in boss.post("/admin/users/agent9/disable").text
     assert "您好" not in agent.get("/").text  # the open session stopped working
     assert "不能停用自己的账号" in boss.post("/admin/users/boss/disable").text
-    with sqlite3.connect(console_server.data_dir / "ivr.sqlite3") as db:
-        logged = set(db.execute("SELECT username, action, target FROM change_log"))
+    logged = set(query(console_server, "SELECT username, action, target FROM change_log"))
     assert {("boss", "user.add", "agent9"), ("boss", "user.disable", "agent9")} <= logged
+
+
+def test_static_directories_are_not_listed(base_url: str) -> None:
+    reply = ConsoleClient(base_url).get("/static/web/vendor/")
+    assert reply.status == 404 and b"codemirror.js" not in reply.body
