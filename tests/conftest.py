@@ -1,6 +1,7 @@
 """Suite-wide: tests that drive real IVR processes, phones and sockets carry the `e2e` marker.
 
-Everything under tests/e2e/ and tests/web/ is end to end; elsewhere a module says so with
+Everything under tests/e2e/, tests/web/ and tests/faults/ (drills on real IVR processes and
+storage servers of their own) is end to end; elsewhere a module says so with
 `pytestmark = pytest.mark.e2e`. `pytest -m "not e2e"` is the fast suite; `./scripts/test`
 runs both, spread over xdist workers (`--dist loadscope`: a module's server starts once).
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-E2E_DIRECTORIES = ("e2e", "web")
+E2E_DIRECTORIES = ("e2e", "web", "faults")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
