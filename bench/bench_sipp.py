@@ -11,7 +11,11 @@ Configurations (`--configs`):
   keys    DTMF only (speech off); every caller talks, so in-band DTMF detection sees speech;
   speech  speech listening on for every call: VAD on every frame, Vosk (PyPI's Korean model,
           the one the tests run) decoding whatever VAD hears on the ASR pool; a share of the
-          callers talk (`--talk-share`, default 0.25), the others listen.
+          callers talk (`--talk-share`, default 0.25), the others listen;
+  bridge  the caller keys 0 after the greeting (bench/menus/yardstick-agent.yaml, sipp/
+          yardstick-agent.xml), hears "please hold", and an agent (one sipp answering every
+          leg: ../shared/sip-clients/sipp/uas_agent.xml, talking) is bridged: the IVR relays RTP
+          both ways until the caller hangs up 22 s after the answer.
 Modes (`--modes`):
   direct    one IVR process, sipp dials it;
   kamailio  `run_ivr.py --nodes N` (default 2): Kamailio (deploy/kamailio/kamailio.cfg) on the
@@ -20,7 +24,8 @@ Modes (`--modes`):
 For each level L, configuration and mode the bench starts a fresh IVR (a temporary data dir),
 captures the IVR's RTP on loopback with dumpcap, and runs sipp at L/CALL_SECONDS calls/s with at
 most L calls at once, 2.5 L calls in all. It measures:
-  - failed calls (sipp) and flows the IVR finished (its log: `hanging up: completed`);
+  - failed calls (sipp) and flows the IVR finished (its log: `hanging up: completed`; bridge:
+    `agent answered: bridged`);
   - INVITE->200 p50/p99 on the wire (a capture of the SIP port sipp dials: first INVITE of a
     call to its first 200; behind Kamailio that includes Kamailio);
   - RTP send-interval error of the IVR's packets as the kernel timestamped them on loopback:
@@ -37,7 +42,7 @@ drift <= 5 ms, no short stream. A configuration and mode stops climbing after it
 that is not clean.
 
 Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
-    python bench/bench_sipp.py --levels 200,400,600,800 [--configs keys,speech]
+    python bench/bench_sipp.py --levels 200,400,600,800 [--configs keys,speech,bridge]
         [--modes direct,kamailio] [--nodes 2] [--profile 15]
 `--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
 the hottest functions (needs `pip install py-spy`).
@@ -68,12 +73,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SCENARIO = ROOT / "bench" / "sipp" / "yardstick.xml"
+SIPP = ROOT / "bench" / "sipp"
+AGENT_SCENARIO = ROOT.parent / "shared" / "sip-clients" / "sipp" / "uas_agent.xml"
 CONFIG = ROOT / "bench" / "ivr-bench.yaml"
 SPEECH_SECTION = ROOT / "tests" / "speech" / "speech_ko.yaml"
 
 LEVELS = "100,200,400,600,800"
 CALL_SECONDS = 18.0  # greeting 8.3 s, keys at 9 s (0.8 s), closing prompt 7.5 s, BYE
+CALLER_MEDIA_PORT = 10000  # sipp's [auto_media_port]: 10000-19999
+AGENT_MEDIA_PORT = 8000
+BRIDGED_MS = 22000  # bridge: the caller hangs up 22 s after the answer (~10 s with the agent)
 KEYS_AT = 9.0  # the greeting is 8.3 s and ignores keys (barge_in: false)
 CALLER_SECONDS = 40.0  # the caller's pcap outlasts the call; its playback ends at the BYE
 CALLS_PER_LEVEL = 2.5  # x N: ramp up for CALL_SECONDS, then ~1.5 x CALL_SECONDS at N
@@ -84,6 +93,25 @@ MAX_DRIFT_MS = 5.0
 SHORT_STREAM = 0.01  # a stream missing more than 1% of its packets is short
 DRIFT_WINDOW = 25  # packets at each end of a stream whose least lateness marks its clock
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a configuration dials and what a finished flow leaves in the IVR's log."""
+
+    scenario: Path
+    keys: str
+    call_seconds: float
+    finished: str
+
+
+SETUPS = {
+    "keys": Setup(SIPP / "yardstick.xml", "123#", CALL_SECONDS, "hanging up: completed"),
+    "speech": Setup(SIPP / "yardstick.xml", "123#", CALL_SECONDS, "hanging up: completed"),
+    "bridge": Setup(
+        SIPP / "yardstick-agent.xml", "0", BRIDGED_MS / 1000 + 1, "agent answered: bridged"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -114,7 +142,7 @@ class LevelResult:
     config: str  # keys | speech
     mode: str  # direct | kamailio
     sipp: SippResult
-    completed: int  # flows the IVR finished through the `#` and the closing prompt
+    completed: int  # flows the IVR finished (the closing prompt; bridge: the agent answered)
     pacing: Pacing
     ivr_cpu_pct: float  # every IVR process together
     kamailio_cpu_pct: float
@@ -229,18 +257,22 @@ _CALL_ID = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.MULTILINE | re.IG
 _CSEQ_INVITE = re.compile(rb"^CSeq[ \t]*:[ \t]*\d+[ \t]+INVITE", re.MULTILINE | re.IGNORECASE)
 
 
-def invite_latencies(path: Path) -> np.ndarray:
-    """Seconds from each call's first INVITE (not its retransmissions) to its first 200."""
+def invite_latencies(path: Path, port: int | None = None) -> np.ndarray:
+    """Seconds from each call's first INVITE (not its retransmissions) to its first 200;
+    with `port`, only INVITEs sent to it and 200s sent from it (not the IVR's own INVITEs to
+    agents, which leave from the same port)."""
     invites: dict[bytes, float] = {}
     answers: dict[bytes, float] = {}
     for arrival, ip in read_pcap(path):
-        sip = ip[(ip[0] & 0x0F) * 4 + 8 :]
+        udp = (ip[0] & 0x0F) * 4
+        source, destination = struct.unpack_from("!HH", ip, udp)
+        sip = ip[udp + 8 :]
         call_id = _CALL_ID.search(sip)
         if call_id is None:
             continue
-        if sip.startswith(b"INVITE "):
+        if sip.startswith(b"INVITE ") and port in (None, destination):
             invites.setdefault(call_id.group(1), arrival)
-        elif sip.startswith(b"SIP/2.0 200") and _CSEQ_INVITE.search(sip):
+        elif sip.startswith(b"SIP/2.0 200") and _CSEQ_INVITE.search(sip) and port in (None, source):
             answers.setdefault(call_id.group(1), arrival)
     return np.array([answers[c] - t for c, t in invites.items() if c in answers])
 
@@ -386,15 +418,29 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 
             process.wait()
 
 
-def bench_config(work: Path, config: str) -> Path:
-    """bench/ivr-bench.yaml, with speech on (the Korean model the tests run) for `speech`."""
+def bench_config(work: Path, config: str, agent_port: int) -> Path:
+    """bench/ivr-bench.yaml, with speech on (the Korean model the tests run) for `speech`, the
+    bridged menu and the agents' sipp for `bridge`."""
     settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     if config == "speech":
         settings["speech"] = yaml.safe_load(SPEECH_SECTION.read_text(encoding="utf-8"))["speech"]
         settings["speech"]["enabled"] = True
+    if config == "bridge":
+        settings["menus"] = {"file": "bench/menus/yardstick-agent.yaml"}
+        settings["agents"] = {"target": f"sip:agent@127.0.0.1:{agent_port}", "ring_timeout": 20}
     path = work / f"ivr-{config}.yaml"
     path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def start_agents(work: Path, port: int, agent_pcap: Path) -> subprocess.Popen:
+    """One sipp answering every agent leg: rings 1 s, streams the agent's voice, awaits BYE."""
+    command = ["sipp", "-sf", str(AGENT_SCENARIO), "-key", "agent_pcap", str(agent_pcap)]
+    command += ["-p", str(port), "-i", "127.0.0.1", "-mi", "127.0.0.1"]
+    command += ["-mp", str(AGENT_MEDIA_PORT)]
+    command += ["-l", "5000", "-nostdin", "-trace_err", "-error_file", "agent-errors.log"]
+    with (work / "agents.out").open("w") as out:
+        return subprocess.Popen(command, cwd=work, stdout=out, stderr=subprocess.STDOUT)
 
 
 @dataclass
@@ -465,16 +511,27 @@ def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
     return [(frame, 100 * n / total) for frame, n in samples.most_common(15)]
 
 
-def caller_pcaps(work: Path) -> tuple[Path, Path]:
-    """The talker's and the listener's RTP (bench/caller_audio.py), keys `123#` at KEYS_AT."""
+def caller_pcaps(work: Path, keys: str) -> tuple[Path, Path]:
+    """The talker's and the listener's RTP (bench/caller_audio.py), `keys` at KEYS_AT."""
     from bench.caller_audio import caller_audio, write_caller_pcap
 
     return tuple(  # type: ignore[return-value]
         write_caller_pcap(
-            work / f"{kind}.pcap", caller_audio(kind, CALLER_SECONDS, seed), "123#", KEYS_AT
+            work / f"{kind}-{keys.replace('#', 'hash')}.pcap",
+            caller_audio(kind, CALLER_SECONDS, seed),
+            keys,
+            KEYS_AT,
         )
         for kind, seed in (("talker", 7), ("listener", 8))
     )
+
+
+def agent_pcap(work: Path) -> Path:
+    """The agents' voice: talking, no keys, a stream of its own (another SSRC)."""
+    from bench.caller_audio import caller_audio, write_caller_pcap
+
+    audio = caller_audio("talker", CALLER_SECONDS, 9)
+    return write_caller_pcap(work / "agent.pcap", audio, "", KEYS_AT, ssrc=0x1233_3A9E)
 
 
 # --- one level -------------------------------------------------------------------------------
@@ -487,28 +544,34 @@ def run_level(
     args: argparse.Namespace,
     work: Path,
     pcaps: tuple[Path, Path],
+    agent_voice: Path,
 ) -> LevelResult:
     work.mkdir(parents=True)
+    setup = SETUPS[config]
     load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     sip_port = free_port()
-    rate_period_ms = round(CALL_SECONDS * 1000)
+    call_seconds = setup.call_seconds
+    rate_period_ms = round(call_seconds * 1000)
     total_calls = round(CALLS_PER_LEVEL * level)
-    run_seconds = total_calls * CALL_SECONDS / level + CALL_SECONDS
-    steady = (CALL_SECONDS + 2, total_calls * CALL_SECONDS / level)  # all L calls up
+    run_seconds = total_calls * call_seconds / level + call_seconds
+    steady = (call_seconds + 2, total_calls * call_seconds / level)  # all L calls up
     share = args.talk_share if config == "speech" else 1.0
+    agent_port = free_port()
 
-    ivr = start_ivr(work, bench_config(work, config), sip_port, args, mode)
-    capture, pcap, capture_log = start_capture(
-        work, "ivr-rtp", f"udp src portrange {args.rtp_ports}", 64
-    )
+    ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, args, mode)
+    agents = start_agents(work, agent_port, agent_voice) if config == "bridge" else None
+    # only the IVR's packets to the callers' and the agents' media ports: other processes on
+    # this loopback (tests running beside the bench) may use ports of the IVR's range too
+    rtp_filter = f"udp src portrange {args.rtp_ports} and udp dst portrange 8000-19999"
+    capture, pcap, capture_log = start_capture(work, "ivr-rtp", rtp_filter, 64)
     sip_capture, sip_pcap, _ = start_capture(work, "sip", f"udp port {sip_port}", 65535)
     rss = PeakRss(ivr.nodes)
     rss_idle = sum(rss_mb(pid) for pid in ivr.nodes)
     rss.start()
-    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", "ivr"]
+    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(setup.scenario), "-s", "ivr"]
     command += ["-key", "talker_pcap", str(pcaps[0]), "-key", "listener_pcap", str(pcaps[1])]
-    command += ["-set", "talk_share", str(share)]
-    command += ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"]
+    command += ["-set", "talk_share", str(share), "-set", "call_ms", str(BRIDGED_MS)]
+    command += ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(CALLER_MEDIA_PORT), "-nostdin"]
     command += ["-r", str(level), "-rp", str(rate_period_ms), "-l", str(level)]
     command += ["-m", str(total_calls), "-timeout", f"{round(run_seconds + 60)}s"]
     command += ["-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err"]
@@ -538,10 +601,12 @@ def run_level(
         stop(capture, signal.SIGINT)
         stop(sip_capture, signal.SIGINT)
         stop(ivr.process, signal.SIGINT)
+        if agents is not None:
+            stop(agents, signal.SIGINT, seconds=5)
         rss.stop()
     rtt_files = list(work.glob("*_rtt.csv"))
-    completed = ivr.log.read_text(errors="replace").count("hanging up: completed")
-    invites = invite_latencies(sip_pcap) * 1000
+    completed = ivr.log.read_text(errors="replace").count(setup.finished)
+    invites = invite_latencies(sip_pcap, sip_port) * 1000
     result = LevelResult(
         level=level,
         config=config,
@@ -607,11 +672,11 @@ def headline(results: list[LevelResult]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default=LEVELS, help="concurrent calls, comma-separated")
-    parser.add_argument("--configs", default="keys,speech", help="keys, speech")
+    parser.add_argument("--configs", default="keys,speech,bridge", help="keys, speech, bridge")
     parser.add_argument("--modes", default="direct,kamailio", help="direct, kamailio")
     parser.add_argument("--nodes", type=int, default=2, help="IVR processes behind Kamailio")
     parser.add_argument("--talk-share", type=float, default=0.25, help="speech: callers talking")
-    parser.add_argument("--rtp-ports", default="40000-47999", help="IVR RTP range (captured)")
+    parser.add_argument("--rtp-ports", default="20000-29999", help="IVR RTP range (captured)")
     parser.add_argument("--max-minutes", type=float, default=60, help="skip runs beyond this")
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds per level")
     parser.add_argument("--keep", action="store_true", help="keep the captures and logs")
@@ -625,7 +690,8 @@ def main(argv: list[str]) -> int:
             parser.error(f"{tool} is not installed")
 
     work = Path(tempfile.mkdtemp(prefix="bench_sipp-"))
-    pcaps = caller_pcaps(work)
+    pcaps = {keys: caller_pcaps(work, keys) for keys in {s.keys for s in SETUPS.values()}}
+    agent_voice = agent_pcap(work)
     deadline = time.monotonic() + args.max_minutes * 60
     results: list[LevelResult] = []
     slipped: set[tuple[str, str]] = set()
@@ -636,12 +702,15 @@ def main(argv: list[str]) -> int:
             for mode in args.modes.split(","):
                 if (config, mode) in slipped:
                     continue
-                needed = CALLS_PER_LEVEL * CALL_SECONDS + CALL_SECONDS + 40 + args.profile
+                seconds = SETUPS[config].call_seconds
+                needed = CALLS_PER_LEVEL * seconds + seconds + 40 + args.profile
                 if time.monotonic() + needed > deadline:
                     print(f"({config} {mode} level {level} skipped: over --max-minutes)")
                     continue
                 name = f"level-{level}-{config}-{mode}"
-                result = run_level(level, config, mode, args, work / name, pcaps)
+                result = run_level(
+                    level, config, mode, args, work / name, pcaps[SETUPS[config].keys], agent_voice
+                )
                 results.append(result)
                 print(row(result), flush=True)
                 if result.capture_dropped:

@@ -20,6 +20,7 @@ ACTION_NAMES = {
     "user.logout": "退出登录",
     "menu.publish": "发布菜单",
     "menu.rollback": "回滚菜单",
+    "prompt.text": "修改提示音文字",
     "prompt.upload": "上传录音",
     "sandbox.reset": "重置演练数据",
 }

@@ -18,8 +18,10 @@ from twisted.web.server import Request
 
 from ivr.admin.figures import (
     LIVE_REPORT_S,
+    DayTally,
     Figures,
     Totals,
+    TotalsTally,
     add_heard,
     figures,
     local_midnight,
@@ -51,6 +53,8 @@ class DashboardPages:
         console.every(LIVE_REPORT_S, self._report_live_calls)
         self._reporting = False
         self._services = services
+        self.tally = DayTally()  # today's call counts, read incrementally
+        self.totals = TotalsTally()  # counts since the beginning, for /metrics
 
     def _report_live_calls(self) -> None:
         """On the reactor: read this node's calls (cheap), write them to Redis on the pool."""
@@ -77,7 +81,7 @@ class DashboardPages:
     def _figures(self) -> Figures:
         services = self._services
         now = services.wallclock()
-        result = figures(services.db, services.redis, self.work.menu, now, self.zone)
+        result = figures(services.db, services.redis, self.work.menu, now, self.zone, self.tally)
         queues = queue_names(self.work.live_tree())
         try:
             result.queues = queue_figures(
@@ -110,7 +114,7 @@ class DashboardPages:
             request.setHeader(b"WWW-Authenticate", b'Bearer realm="ivr-metrics"')
             return b"metrics need a bearer token (web.metrics_token) or a supervisor session\n"
         now, since = await self.console.blocking(
-            lambda: (self._figures(), totals(self._services.db))
+            lambda: (self._figures(), totals(self._services.db, self.totals))
         )
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Snapshot(now, since))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 import redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ivr.admin.queue_figures import QueueFigures
 from ivr.store.db import Database
@@ -113,9 +115,73 @@ def local_midnight(now: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(local.date(), dt.time(), zone)
 
 
+class DayTally:
+    """Today's call figures, counted incrementally: each look reads only the call records added
+    since the last one (ids only grow), so a dashboard refresh or a scrape on a busy day costs
+    the new calls, not the whole day. One per process; a new day starts a new count.
+
+    Not thread-safe on its own: `figures` holds its lock while it updates.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._reset("")
+
+    def _reset(self, day: str) -> None:
+        self.day = day
+        self.last_id = 0
+        self.calls = 0
+        self.answered = 0
+        self.hung_up = 0
+        self.by_hour = [0] * 24
+        self.reach: Counter[str] = Counter()
+        self.drop: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+
+    def update(self, session: Session, start: dt.datetime, zone: ZoneInfo) -> None:
+        day = start.date().isoformat()
+        if day != self.day:
+            self._reset(day)  # a new day: count afresh
+        rows = session.execute(
+            select(
+                CallRecord.id, CallRecord.started_at, CallRecord.answered_at, CallRecord.path,
+                CallRecord.outcome, CallRecord.end_reason,
+            )
+            .where(CallRecord.id > self.last_id, CallRecord.started_at >= start)
+            .order_by(CallRecord.id)
+        )  # fmt: skip
+        for row_id, started, answered, path_text, outcome, end_reason in rows:
+            self.last_id = max(self.last_id, row_id)
+            self.calls += 1
+            self.answered += answered is not None
+            self.by_hour[started.astimezone(zone).hour] += 1
+            path = json.loads(path_text) if path_text else []
+            self.reach.update(set(path))
+            if end_reason in CALLER_HUNG_UP:
+                self.hung_up += 1
+                if path:
+                    self.drop[path[-1]] += 1
+            self.outcomes[outcome or "—"] += 1
+
+    def fill(self, result: Figures) -> None:
+        result.calls_today = self.calls
+        result.answered_today = self.answered
+        result.hung_up_today = self.hung_up
+        result.calls_by_hour = list(self.by_hour)
+        result.reach = dict(self.reach.most_common())
+        result.drop_off = dict(self.drop.most_common())
+        result.outcomes_today = dict(self.outcomes.most_common())
+
+
 def figures(
-    db: Database, client: redis.Redis, menu: str, now: dt.datetime, zone: ZoneInfo
+    db: Database,
+    client: redis.Redis,
+    menu: str,
+    now: dt.datetime,
+    zone: ZoneInfo,
+    tally: DayTally | None = None,
 ) -> Figures:
+    """The figures at `now`; `tally` carries today's call counts from the last look."""
     start = local_midnight(now, zone)
     result = Figures(day=start.date().isoformat())
     try:
@@ -132,25 +198,11 @@ def figures(
     result.calls_now_by_menu_node = dict(by_menu.most_common())
     result.calls_now = sum(by_menu.values())
 
-    query = select(
-        CallRecord.started_at, CallRecord.answered_at, CallRecord.path, CallRecord.outcome,
-        CallRecord.end_reason,
-    ).where(CallRecord.started_at >= start, CallRecord.started_at <= now)  # fmt: skip
-    reach: Counter[str] = Counter()
-    drop: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
+    tally = tally or DayTally()
     with db.reading() as session:
-        for started, answered, path_text, outcome, end_reason in session.execute(query):
-            result.calls_today += 1
-            result.answered_today += answered is not None
-            result.calls_by_hour[started.astimezone(zone).hour] += 1
-            path = json.loads(path_text) if path_text else []
-            reach.update(set(path))
-            if end_reason in CALLER_HUNG_UP:
-                result.hung_up_today += 1
-                if path:
-                    drop[path[-1]] += 1
-            outcomes[outcome or "—"] += 1
+        with tally.lock:
+            tally.update(session, start, zone)
+            tally.fill(result)
         actions = session.execute(
             select(AuditEntry.action, AuditEntry.outcome, func.count())
             .where(AuditEntry.at >= start, AuditEntry.at <= now)
@@ -164,29 +216,46 @@ def figures(
             .order_by(MenuPublication.id.desc())
             .limit(1)
         )
-    result.reach = dict(reach.most_common())
-    result.drop_off = dict(drop.most_common())
-    result.outcomes_today = dict(outcomes.most_common())
     return result
 
 
-def totals(db: Database) -> Totals:
-    with db.reading() as session:
-        by_outcome = session.execute(
-            select(CallRecord.outcome, func.count()).group_by(CallRecord.outcome)
+class TotalsTally:
+    """Counts since the beginning for Prometheus counters, read incrementally like `DayTally`:
+    each scrape reads only the call records and audit lines added since the last one."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_call = 0
+        self.last_audit = 0
+        self.by_outcome: Counter[str] = Counter()
+        self.by_reason: Counter[str] = Counter()
+        self.actions: Counter[tuple[str, str]] = Counter()
+
+    def update(self, session: Session) -> None:
+        calls = session.execute(
+            select(CallRecord.id, CallRecord.outcome, CallRecord.end_reason)
+            .where(CallRecord.id > self.last_call)
+            .order_by(CallRecord.id)
         )
-        by_reason = session.execute(
-            select(CallRecord.end_reason, func.count()).group_by(CallRecord.end_reason)
+        for row_id, outcome, end_reason in calls:
+            self.last_call = row_id
+            self.by_outcome[outcome or "none"] += 1
+            self.by_reason[end_reason or "none"] += 1
+        audited = session.execute(
+            select(AuditEntry.id, AuditEntry.action, AuditEntry.outcome)
+            .where(AuditEntry.id > self.last_audit)
+            .order_by(AuditEntry.id)
         )
-        actions = session.execute(
-            select(AuditEntry.action, AuditEntry.outcome, func.count()).group_by(
-                AuditEntry.action, AuditEntry.outcome
-            )
-        )
+        for row_id, action, outcome in audited:
+            self.last_audit = row_id
+            self.actions[(action, outcome)] += 1
+
+
+def totals(db: Database, tally: TotalsTally | None = None) -> Totals:
+    tally = tally or TotalsTally()
+    with db.reading() as session, tally.lock:
+        tally.update(session)
         publications = session.scalar(select(func.count(MenuPublication.id))) or 0
         return Totals(
-            {outcome or "none": int(count) for outcome, count in by_outcome},
-            {reason or "none": int(count) for reason, count in by_reason},
-            {(action, outcome): int(count) for action, outcome, count in actions},
-            int(publications),
+            dict(tally.by_outcome), dict(tally.by_reason), dict(tally.actions), int(publications)
         )

@@ -13,10 +13,11 @@ from ivr.admin.dashboard_pages import DashboardPages
 from ivr.admin.menu_pages import MenuPages
 from ivr.admin.menu_work import MenuWork
 from ivr.admin.prompt_pages import PromptPages
+from ivr.admin.prompt_texts import PromptTexts
 from ivr.admin.sandbox import Sandbox
 from ivr.admin.simulator_pages import SimulatorPages
 from ivr.admin.user_pages import UserPages
-from ivr.media.prompt_catalog import PromptCatalog, PromptSettings
+from ivr.media.prompt_catalog import PromptSettings
 from ivr.media.tts import TtsSettings
 from ivr.menus.publishing import configured_menu_file
 from ivr.web.server import WebConsole
@@ -33,12 +34,15 @@ class SupervisorConsole:
         services = console.services
         console.add_templates(HERE / "templates")
         console.add_static("admin", HERE / "static")
-        catalog = PromptCatalog.from_settings(PromptSettings.from_config(services.config))
+        texts = PromptTexts(
+            PromptSettings.from_config(services.config),
+            TtsSettings.from_section(services.config.section("prompts")),
+        )
         work = MenuWork(
             services.db,
             services.redis,
             configured_menu_file(services.config),
-            set(catalog.ids()),
+            set(texts.catalog.ids()),
             action_outcomes(),
         )
         self.menus = MenuPages(console, SUPERVISOR, work)
@@ -48,9 +52,8 @@ class SupervisorConsole:
             parse_action_settings(services.config.section("actions"), calendar),
             services.wallclock,
         )
-        self.simulator = SimulatorPages(console, SUPERVISOR, work, catalog, sandbox, calendar)
-        tts = TtsSettings.from_section(services.config.section("prompts"))
-        self.prompts = PromptPages(console, SUPERVISOR, work, catalog, tts)
+        self.simulator = SimulatorPages(console, SUPERVISOR, work, texts, sandbox, calendar)
+        self.prompts = PromptPages(console, SUPERVISOR, work, texts)
         zone = ZoneInfo(str(services.config.section("actions").get("timezone", "Asia/Shanghai")))
         self.dashboard = DashboardPages(console, SUPERVISOR, work, zone)
         self.cdr = CdrPages(console, SUPERVISOR, zone)

@@ -21,8 +21,9 @@ from typing import Any
 from twisted.web.server import Request
 
 from ivr.admin.menu_work import MenuWork
+from ivr.admin.prompt_texts import PromptTexts, TextRefused
 from ivr.media.prompt_catalog import Clip, PromptCatalog, PromptError, parse_prompt
-from ivr.media.tts import SAMPLE_RATE, TtsError, TtsSettings, synthesize, to_telephone
+from ivr.media.tts import SAMPLE_RATE, TtsError, synthesize, to_telephone
 from ivr.menus.schema import PROMPT
 from ivr.store.web_sessions import SessionUser
 from ivr.web.server import BadRequest, JsonResponse, WebConsole, read_json
@@ -35,6 +36,7 @@ with warnings.catch_warnings():
 MAX_UPLOAD_BYTES = 20_000_000
 MAX_RECORDING_S = 60
 MAX_PREVIEW_CHARS = 500
+SAVED_NOTE = "已保存并生成录音；模拟通话立即使用新文字，各节点重启后播放（多节点请同步提示音文件）"
 NOT_AUDIO = "这不是可识别的音频文件（支持 WAV、MP3、M4A、OGG 等常见格式）"
 
 
@@ -74,20 +76,25 @@ class PromptPages:
         console: WebConsole,
         roles: Sequence[str],
         work: MenuWork,
-        catalog: PromptCatalog,
-        tts: TtsSettings,
+        texts: PromptTexts,
     ) -> None:
         self.console = console
         self.work = work
-        self.catalog = catalog
-        self.tts = tts
-        self.clips = {clip.text_hash: clip for clip in catalog.clips()}
+        self.texts = texts
         console.add_nav("提示音", "/admin/prompts", roles)
         page = console.page
         page("/admin/prompts", roles=roles)(self.prompts)
         page("/admin/prompts/clip/<clip_hash>.wav", roles=roles)(self.clip_audio)
         page("/admin/prompts/preview", roles=roles, methods=["POST"])(self.preview)
         page("/admin/prompts/studio", roles=roles, methods=["POST"])(self.upload)
+        page("/admin/prompts/text", roles=roles, methods=["POST"])(self.save_text)
+
+    @property
+    def catalog(self) -> PromptCatalog:
+        return self.texts.catalog
+
+    def _clip_named(self, clip_hash: str) -> Clip | None:
+        return next((c for c in self.catalog.clips() if c.text_hash == clip_hash), None)
 
     def _rows(self, author: str) -> list[dict[str, Any]]:
         """BLOCKING: the draft's nodes (else the live menu's) with the prompts each uses."""
@@ -108,6 +115,7 @@ class PromptPages:
                 prompts.append({
                     "id": prompt_id,
                     "missing": False,
+                    "template": self.texts.raw(prompt_id),
                     "source": prompt.source.replace(str(self.catalog.root.parent) + "/", ""),
                     "variables": sorted(prompt.variables),
                     "clips": [self._clip(clip) for clip in prompt.clips],
@@ -135,7 +143,7 @@ class PromptPages:
         )  # fmt: skip
 
     async def clip_audio(self, request: Request, user: SessionUser, clip_hash: str) -> Any:
-        clip = self.clips.get(clip_hash)
+        clip = self._clip_named(clip_hash)
         path = self.catalog.recording(clip) if clip else None
         if path is None or not path.exists():
             return self.console.error(request, user, 404, "这段提示音还没有录音")
@@ -156,7 +164,7 @@ class PromptPages:
         def speak() -> bytes:
             audio = AudioSegment.silent(0, frame_rate=SAMPLE_RATE)
             for clip in prompt.clips:
-                audio += synthesize(clip.text, self.tts)
+                audio += synthesize(clip.text, self.texts.tts)
             return _wav(audio)
 
         try:
@@ -167,7 +175,7 @@ class PromptPages:
         return data
 
     async def upload(self, request: Request, user: SessionUser) -> Any:
-        clip = self.clips.get((request.args.get(b"clip") or [b""])[0].decode("ascii", "replace"))
+        clip = self._clip_named((request.args.get(b"clip") or [b""])[0].decode("ascii", "replace"))
         if clip is None or clip.name.startswith("readout."):
             raise BadRequest("请选择要替换录音的提示音片段")
         data = (request.args.get(b"recording") or [b""])[0]
@@ -187,6 +195,23 @@ class PromptPages:
             "saved": f"prompts/studio/{target.name}",
             "seconds": round(seconds, 1),
             "note": "已转为 8 kHz 单声道；各节点重启后播放新录音（多节点请同步 prompts/studio）",
+        })  # fmt: skip
+
+    async def save_text(self, request: Request, user: SessionUser) -> Any:
+        body = read_json(request)
+        prompt_id, text = str(body.get("prompt", "")), str(body.get("text", ""))
+        if not text.strip() or len(text) > MAX_PREVIEW_CHARS:
+            raise BadRequest(f"请输入 1-{MAX_PREVIEW_CHARS} 个字的提示音文字")
+        try:
+            path = await self.console.blocking(self.texts.save, prompt_id, text)
+        except TextRefused as refused:
+            return JsonResponse({"error": str(refused)}, 400)
+        except TtsError as error:
+            return JsonResponse({"error": f"已保存，但语音合成失败：{error}"}, 500)
+        await self.console.change(user, "prompt.text", prompt_id, file=path.name)
+        return JsonResponse({
+            "saved": path.name,
+            "note": SAVED_NOTE,
         })  # fmt: skip
 
 

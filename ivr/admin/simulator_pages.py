@@ -10,9 +10,10 @@ from typing import Any
 from twisted.web.server import Request
 
 from ivr.admin.menu_work import MenuWork
+from ivr.admin.prompt_texts import PromptTexts
 from ivr.admin.sandbox import Sandbox
 from ivr.admin.simulation import Simulation, SimulationBook
-from ivr.media.prompt_catalog import PromptCatalog, PromptError
+from ivr.media.prompt_catalog import PromptError
 from ivr.menus.validate import check_menu_text
 from ivr.store.web_sessions import SessionUser
 from ivr.web.server import BadRequest, JsonResponse, WebConsole, read_json
@@ -29,13 +30,13 @@ class SimulatorPages:
         console: WebConsole,
         roles: Sequence[str],
         work: MenuWork,
-        catalog: PromptCatalog,
+        texts: PromptTexts,
         sandbox: Sandbox,
         calendar: WorkCalendar,
     ) -> None:
         self.console = console
         self.work = work
-        self.catalog = catalog
+        self.texts = texts
         self.sandbox = sandbox
         self.calendar = calendar
         self.intents = dict(console.services.config.section("speech").get("intents") or {})
@@ -62,7 +63,7 @@ class SimulatorPages:
             lines = "\n".join(str(problem) for problem in problems[:10])
             raise BadRequest(f"草稿有错误，先在菜单编辑中改正：\n{lines}")
         simulation = self.book.open(
-            owner, tree, self.catalog, self.sandbox.run, self.intents, self.calendar,
+            owner, tree, self.texts.catalog, self.sandbox.run, self.intents, self.calendar,
             self.console.services.wallclock,
         )  # fmt: skip
         source = "草稿" if draft else "线上版本"
@@ -118,7 +119,7 @@ class SimulatorPages:
         audio = AudioSegment.silent(0, frame_rate=8000)
         for prompt_id, values in zip(prompt_ids, variables, strict=True):
             try:
-                paths = self.catalog.segments(prompt_id, values)
+                paths = self.texts.catalog.segments(prompt_id, values)
             except PromptError:
                 continue
             for path in paths:

@@ -29,9 +29,10 @@ class FrameListener(Protocol):
 class _Queue:
     """One codec's payloads of this tick, with whose they are."""
 
-    __slots__ = ("calls", "listeners", "payloads")
+    __slots__ = ("calls", "codec", "listeners", "payloads")
 
-    def __init__(self) -> None:
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
         self.calls: list[Hashable] = []
         self.payloads: list[bytes] = []
         self.listeners: list[FrameListener | None] = []
@@ -40,7 +41,7 @@ class _Queue:
 class AudioIntake:
     def __init__(self, inband: InbandDtmfBank) -> None:
         self.inband = inband
-        self._queues: dict[Codec, _Queue] = {}
+        self._queues: dict[str, _Queue] = {}  # by codec name (a str caches its hash)
 
     def add(
         self, call: Hashable, payload: bytes, codec: Codec, listener: FrameListener | None
@@ -52,9 +53,9 @@ class AudioIntake:
             if listener is not None:
                 listener.feed(pcm)
             return
-        queue = self._queues.get(codec)
+        queue = self._queues.get(codec.name)
         if queue is None:
-            queue = self._queues[codec] = _Queue()
+            queue = self._queues[codec.name] = _Queue(codec)
         queue.calls.append(call)
         queue.payloads.append(payload)
         queue.listeners.append(listener)
@@ -70,14 +71,14 @@ class AudioIntake:
         self.inband.forget(call)
 
     def tick(self) -> None:
-        for codec, queue in self._queues.items():
+        for name, queue in self._queues.items():
             if not queue.calls:
                 continue
-            frames = codec.decode(b"".join(queue.payloads)).reshape(-1, FRAME_SAMPLES)
+            frames = queue.codec.decode(b"".join(queue.payloads)).reshape(-1, FRAME_SAMPLES)
             self.inband.add_frames(queue.calls, frames)
             listening = [i for i, listener in enumerate(queue.listeners) if listener is not None]
             if listening:
                 energies = frame_energies_db(frames[listening]).tolist()
                 for i, energy in zip(listening, energies, strict=True):
                     queue.listeners[i].feed(frames[i], energy)  # type: ignore[union-attr]
-            self._queues[codec] = _Queue()
+            self._queues[name] = _Queue(queue.codec)

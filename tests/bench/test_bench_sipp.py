@@ -116,3 +116,19 @@ def test_the_yardstick_menu_is_valid_and_its_prompts_last_about_8_seconds():
         path = ROOT / "prompts" / "tts" / f"{text_hash(texts[prompt])}.wav"
         with wave.open(str(path)) as recording:
             assert 7 <= recording.getnframes() / recording.getframerate() <= 9
+
+
+def test_with_a_port_only_invites_to_it_count_not_the_ivrs_own_invites_from_it(tmp_path):
+    def sip(source: int, destination: int, first_line: str, call_id: str) -> bytes:
+        text = f"{first_line}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        return udp_over_ethernet(source, destination, text.encode())
+
+    packets = [
+        (10.000, sip(5070, 5060, "INVITE sip:ivr@127.0.0.1 SIP/2.0", "caller")),
+        (10.003, sip(5060, 5070, "SIP/2.0 200 OK", "caller")),
+        (11.000, sip(5060, 5090, "INVITE sip:agent@127.0.0.1 SIP/2.0", "agent-leg")),
+        (12.000, sip(5090, 5060, "SIP/2.0 200 OK", "agent-leg")),  # rang for a second
+    ]
+    path = write_pcap(tmp_path / "sip.pcap", packets)
+    assert sorted(bench.invite_latencies(path)) == pytest.approx([0.003, 1.0], abs=1e-6)
+    assert list(bench.invite_latencies(path, 5060)) == pytest.approx([0.003], abs=1e-6)

@@ -43,6 +43,14 @@
     shown.textContent = response.ok ? `已保存 ${data.saved}（${data.seconds} 秒）。${data.note}` : data.error;
     shown.className = "upload-result small " + (response.ok ? "ok-text" : "error-text");
   }));
+  document.querySelectorAll("button.save-text").forEach((button) => button.addEventListener("click", async () => {
+    const box = button.closest("details");
+    const shown = box.querySelector(".save-result");
+    shown.textContent = "保存并合成中…";
+    const reply = await window.ivr.post("/admin/prompts/text", {prompt: button.dataset.prompt, text: box.querySelector("textarea").value});
+    shown.textContent = reply.ok ? reply.data.note : reply.data.error;
+    shown.className = "save-result small " + (reply.ok ? "ok-text" : "error-text");
+  }));
   const wanted = document.querySelector("tr.wanted");
   if (wanted) wanted.scrollIntoView({block: "center"});
 })();
