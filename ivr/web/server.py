@@ -38,6 +38,7 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ivr.store.accounts import ROLES, Account, authenticate
 from ivr.store.change_log import record_change
@@ -280,6 +281,16 @@ class WebConsole:
         @self.page("/")
         async def home(request: Request, user: SessionUser) -> Any:
             return self.render(request, user, "home.html")
+
+        @app.handle_errors(NotFound)
+        def not_found(request: Request, failure: Any) -> Any:
+            _secure(request)
+            return self.error(request, None, 404, "没有这个页面。")
+
+        @app.handle_errors(MethodNotAllowed)
+        def not_allowed(request: Request, failure: Any) -> Any:
+            _secure(request)
+            return self.error(request, None, 405, "这个页面不接受这种请求。")
 
     def _authenticate(self, request: Request, username: str, password: str) -> Account | None:
         """Checked off the reactor; after too many failures neither name nor address may try."""
