@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from klein import Klein
 from twisted.internet import task
+from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -157,6 +158,8 @@ class WebConsole:
                     result = await handler(request, user, **kwargs)
                 except BadRequest as error:
                     return self.error(request, user, 400, str(error))
+                except CancelledError:
+                    raise  # the browser went away (Klein cancels): nothing to answer or log
                 except Exception:
                     log.exception("%s %s failed", request.method.decode(), path)
                     return self.error(request, user, 500, "服务器内部错误，已记入日志。")
