@@ -286,12 +286,14 @@ class WebConsole:
             return self.render(request, user, "home.html")
 
         @app.handle_errors(NotFound)
-        def not_found(request: Request, failure: Any) -> Any:
+        def not_found(request: IRequest, failure: Failure) -> Any:
+            assert isinstance(request, Request)  # Klein serves twisted.web's Request
             _secure(request)
             return self.error(request, None, 404, "没有这个页面。")
 
         @app.handle_errors(MethodNotAllowed)
-        def not_allowed(request: Request, failure: Any) -> Any:
+        def not_allowed(request: IRequest, failure: Failure) -> Any:
+            assert isinstance(request, Request)  # Klein serves twisted.web's Request
             _secure(request)
             return self.error(request, None, 405, "这个页面不接受这种请求。")
 
