@@ -35,7 +35,7 @@ from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.packet import RtpPacket
 from ivr.rtp.ports import RtpPortPool
 from ivr.rtp.session import RtpSession
-from ivr.rtp.transport import listen_rtp
+from ivr.rtp.transport import RtpReceiver, listen_rtp
 
 TICKS_PER_SECOND = round(1 / FRAME_INTERVAL)
 
@@ -126,17 +126,20 @@ payloads = [bytes.fromhex(h) for h in sys.argv[3].split(",")]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
 header = struct.Struct("!BBHII")
+SLOTS = 20  # phones send at their own moments: the calls are spread over the 20 ms, 1 ms apart
 t0 = time.monotonic()
-n = 0
 ends = [sum(phases[: k + 1]) for k in range(len(phases))]
-while n * 0.02 < ends[-1]:
-    phase = next(k for k, end in enumerate(ends) if n * 0.02 < end)
-    payload = payloads[n % len(payloads)]
+step = 0
+while step * 0.001 < ends[-1]:
+    n, slot = divmod(step, SLOTS)
+    phase = next(k for k, end in enumerate(ends) if step * 0.001 < end)
     if phase % 2 == 0:
-        for i, port in enumerate(ports):
-            sock.sendto(header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload, ("127.0.0.1", port))
-    n += 1
-    delay = t0 + n * 0.02 - time.monotonic()
+        payload = payloads[n % len(payloads)]
+        for i in range(slot, len(ports), SLOTS):
+            packet = header.pack(0x80, 0, n & 0xFFFF, n * 160, i) + payload
+            sock.sendto(packet, ("127.0.0.1", ports[i]))
+    step += 1
+    delay = t0 + step * 0.001 - time.monotonic()
     if delay > 0:
         time.sleep(delay)
 """
@@ -210,6 +213,7 @@ def load(calls: int, seconds: float) -> None:
     pacing = PacingClock(reactor)
     prompt = tuple(speech_like_frames(400))
     streams: list[RtpStream] = []
+    receiver = RtpReceiver()
 
     for call in range(calls):
         session = RtpSession(PCMU, far_end, telephone_event_pt=101)
@@ -220,7 +224,7 @@ def load(calls: int, seconds: float) -> None:
             if got.payload is not None:
                 intake.add(call, got.payload, PCMU, None)
 
-        endpoint = listen_rtp(reactor, pool, on_datagram, "127.0.0.1")
+        endpoint = listen_rtp(receiver, pool, on_datagram, "127.0.0.1")
         endpoints.append(endpoint)
         player = Player(PCMU)
         player.play(prompt * 100)
@@ -229,6 +233,7 @@ def load(calls: int, seconds: float) -> None:
             RtpStream(player, session, lambda data, to, e=endpoint: e.protocol.send(data, far_end))
         )
 
+    pacing.add_tick_hook(receiver.drain)  # as the IVR: RTP read once per tick
     pacing.add_tick_hook(intake.tick)
     pacing.add_tick_hook(lambda: digits.__setitem__(0, digits[0] + len(bank.detect())))
     ports = ",".join(str(e.port) for e in endpoints)

@@ -49,7 +49,7 @@ from ivr.menus.publishing import MenuFollower, MenuSync, configured_menu_file
 from ivr.rtp.g711 import Codec
 from ivr.rtp.inband_dtmf import InbandDtmfBank
 from ivr.rtp.ports import PortsExhausted, RtpPortPool
-from ivr.rtp.transport import RtpEndpoint, listen_rtp
+from ivr.rtp.transport import RtpEndpoint, RtpReceiver, listen_rtp
 from ivr.sip.commands import SipCommands
 from ivr.sip.events import CallHandle, Event, IncomingCall, RegisterReceived, RequestHandle
 from ivr.sip.transport import SipTransport
@@ -122,6 +122,10 @@ class IvrApp:
         self.pacer = PacingClock(reactor)
         self.inband = InbandDtmfBank()
         self.intake = AudioIntake(self.inband)  # callers' audio, decoded once per tick
+        # Every tick, after its frames left: RTP read from every socket, its audio analysed,
+        # in-band keys found; the reactor itself only wakes for the tick and for SIP.
+        self.rtp_receiver = RtpReceiver(self.monotonic)
+        self.pacer.add_tick_hook(self.rtp_receiver.drain)
         self.pacer.add_tick_hook(self.intake.tick)
         self.pacer.add_tick_hook(self._detect_inband)
         self.ua = UserAgent(
@@ -247,7 +251,9 @@ class IvrApp:
 
     def open_rtp(self, on_datagram: DatagramHandler) -> RtpEndpoint:
         """Bind the next free RTP port of the range (raises when none is left)."""
-        return listen_rtp(self.reactor, self.ports, on_datagram, interface=self.config.sip.host)
+        return listen_rtp(
+            self.rtp_receiver, self.ports, on_datagram, interface=self.config.sip.host
+        )
 
     def prompt_frames(self, prompt: menu.PromptRef, codec: Codec) -> Frames:
         return self.prompts.frames(prompt.prompt_id, prompt.variables, codec)

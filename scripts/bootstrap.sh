@@ -17,3 +17,17 @@ ensure_venv() {
     cp "$ROOT/requirements.txt" "$stamp.base"
   fi
 }
+# Debian packages the scripts need, as "command:package" pairs; installs the missing ones.
+ensure_debian() {
+  local missing=() tool
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+  done
+  ensure_packages "${missing[@]}"
+}
+ensure_packages() {
+  [ "$#" -gt 0 ] || return 0
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q "$@"
+}

@@ -53,7 +53,7 @@ class PacingClock:
         self._max_burst = max_burst
         self._on_failure = on_failure
         self._streams: dict[PacedStream, None] = {}  # insertion-ordered set
-        self._hooks: list[Callable[[], None]] = []
+        self._hooks: list[Callable[[], object]] = []
         self._call: IDelayedCall | None = None
         self._t0 = 0.0
         self.frames = 0  # frames due since start (sent or skipped)
@@ -66,7 +66,7 @@ class PacingClock:
     def unregister(self, stream: PacedStream) -> None:
         self._streams.pop(stream, None)
 
-    def add_tick_hook(self, hook: Callable[[], None]) -> None:
+    def add_tick_hook(self, hook: Callable[[], object]) -> None:
         """Run `hook` once per tick after the streams (e.g. batched in-band DTMF detection)."""
         self._hooks.append(hook)
 

@@ -4,13 +4,15 @@ Everything else about RTP is sans-I/O (`ivr.rtp.session`); this module binds a p
 pool, reads datagrams and writes packets. The RTCP port (RTP + 1) stays reserved in the pool but
 unbound: we neither send nor need RTCP reports.
 
-Receiving is batched. Every RTP socket of the process sits in one epoll set of its own
-(`RtpReceiver`) and the reactor watches only that set's descriptor: when it is readable, one
-pass reads one datagram from each socket that has one and stamps them all with one
-`monotonic()` reading. A socket per call under Twisted's own UDP ports cost, per datagram, a
-reactor dispatch (logging context included), a clock reading and a second `recvfrom` ending in
-an EAGAIN exception; here a datagram costs one `recvfrom` and the handler. The set is
-level-triggered, so a socket with more datagrams queued is simply read again on the next pass.
+Receiving is batched by the pacing clock. Every RTP socket of the process sits in one epoll set
+(`RtpReceiver`) that the reactor does not watch: the clock's tick, after sending the tick's
+frames, drains it (`drain()`), reading a datagram from each socket that has one per pass, every
+datagram of a pass stamped with one `monotonic()` reading. A socket per call under Twisted's own
+UDP ports cost, per datagram, a reactor wake-up and dispatch (the callers' phones send at their
+own moments, so arrivals are spread over the 20 ms), a clock reading and a second `recvfrom`
+ending in an EAGAIN exception; here a datagram costs one `recvfrom` and its handler, and the
+reactor wakes for the tick and for SIP. A datagram waits at most one tick (20 ms) to be read,
+which the phone never hears: what the IVR sends stays on the tick.
 """
 
 from __future__ import annotations
@@ -21,12 +23,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from twisted.internet import abstract
 from twisted.internet.error import CannotListenError, InvalidAddressError
-from twisted.internet.interfaces import IReactorFDSet
-from twisted.python.failure import Failure
 
 from ivr.rtp.ports import RtpPortPool
 
@@ -36,17 +35,16 @@ Address = tuple[str, int]
 DatagramHandler = Callable[[bytes, Address, float], None]
 BIND_ATTEMPTS = 20
 MAX_DATAGRAM = 2048  # G.711 at 20 ms is 172 bytes; anything beyond this is not our RTP
+MAX_PASSES = 16  # datagrams read from one socket per drain: a stalled tick catches up, bounded
 
 
 class RtpReceiver:
-    """Every RTP socket of one reactor behind one epoll set (an `IReadDescriptor`)."""
+    """Every RTP socket of the process in one epoll set, read when the pacing tick drains it."""
 
-    def __init__(self, reactor: IReactorFDSet, monotonic: Callable[[], float]) -> None:
-        self._reactor = reactor
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._epoll = select.epoll()
         self._sockets: dict[int, tuple[socket.socket, DatagramHandler]] = {}
-        reactor.addReader(self)  # type: ignore[arg-type]
 
     def add(self, sock: socket.socket, handler: DatagramHandler) -> None:
         self._epoll.register(sock.fileno(), select.EPOLLIN)
@@ -56,50 +54,34 @@ class RtpReceiver:
         self._epoll.unregister(sock.fileno())
         del self._sockets[sock.fileno()]
 
-    @property
-    def empty(self) -> bool:
-        return not self._sockets
-
     def close(self) -> None:
-        self._reactor.removeReader(self)  # type: ignore[arg-type]
         self._epoll.close()
 
-    def fileno(self) -> int:
-        return self._epoll.fileno()
-
-    def doRead(self) -> None:
-        """One pass: a datagram from every socket that has one, all stamped with one time."""
-        now = self._monotonic()
+    def drain(self) -> int:
+        """Read what every socket holds (at most MAX_PASSES datagrams each); the count read.
+        Level-triggered: a socket still holding datagrams is reported again on the next pass."""
         sockets = self._sockets
-        for fd, _ in self._epoll.poll(0, len(sockets) or 1):
-            entry = sockets.get(fd)
-            if entry is None:
-                continue
-            sock, handler = entry
-            try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
-            except OSError:  # ECONNREFUSED (an ICMP error from an earlier send), EAGAIN
-                continue
-            try:
-                handler(data, source, now)
-            except Exception:
-                log.exception("RTP datagram handler failed")
-
-    def logPrefix(self) -> str:
-        return "RtpReceiver"
-
-    def connectionLost(self, reason: Failure) -> None:
-        """The reactor is shutting down; the calls close their sockets themselves."""
-
-
-_receivers: dict[tuple[Any, Callable[[], float]], RtpReceiver] = {}
-
-
-def _receiver(reactor: IReactorFDSet, monotonic: Callable[[], float]) -> RtpReceiver:
-    receiver = _receivers.get((reactor, monotonic))
-    if receiver is None:
-        receiver = _receivers[reactor, monotonic] = RtpReceiver(reactor, monotonic)
-    return receiver
+        read = 0
+        for _ in range(MAX_PASSES):
+            ready = self._epoll.poll(0, len(sockets) or 1)
+            if not ready:
+                break
+            now = self._monotonic()
+            for fd, _ in ready:
+                entry = sockets.get(fd)  # closed by a handler earlier in this pass
+                if entry is None:
+                    continue
+                sock, handler = entry
+                try:
+                    data, source = sock.recvfrom(MAX_DATAGRAM)
+                except OSError:  # ECONNREFUSED (an ICMP error from an earlier send), EAGAIN
+                    continue
+                read += 1
+                try:
+                    handler(data, source, now)
+                except Exception:
+                    log.exception("RTP datagram handler failed")
+        return read
 
 
 class RtpSocket:
@@ -154,21 +136,13 @@ class RtpEndpoint:
             self.receiver.remove(self.protocol.socket)
             self.protocol.socket.close()
             self.pool.release(self.port)
-            if self.receiver.empty:
-                for key, receiver in list(_receivers.items()):
-                    if receiver is self.receiver:
-                        del _receivers[key]
-                self.receiver.close()
 
 
 def listen_rtp(
-    reactor: IReactorFDSet,
-    pool: RtpPortPool,
-    on_datagram: DatagramHandler,
-    interface: str = "",
-    monotonic: Callable[[], float] = time.monotonic,
+    receiver: RtpReceiver, pool: RtpPortPool, on_datagram: DatagramHandler, interface: str = ""
 ) -> RtpEndpoint:
-    """Bind the next free even port of the pool, skipping ports another process holds."""
+    """Bind the next free even port of the pool, skipping ports another process holds; its
+    datagrams go to `on_datagram` when `receiver` is drained."""
     family = socket.AF_INET6 if ":" in interface else socket.AF_INET
     for _ in range(min(BIND_ATTEMPTS, pool.available)):
         port = pool.allocate()
@@ -181,7 +155,6 @@ def listen_rtp(
             pool.release(port)
             continue
         sock.setblocking(False)
-        receiver = _receiver(reactor, monotonic)
         receiver.add(sock, on_datagram)
         return RtpEndpoint(port, RtpSocket(sock), receiver, pool)
     raise CannotListenError(  # type: ignore[no-untyped-call]

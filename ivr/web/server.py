@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from klein import Klein
 from twisted.internet import task
+from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -38,6 +39,7 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ivr.store.accounts import ROLES, Account, authenticate
 from ivr.store.change_log import record_change
@@ -156,6 +158,8 @@ class WebConsole:
                     result = await handler(request, user, **kwargs)
                 except BadRequest as error:
                     return self.error(request, user, 400, str(error))
+                except CancelledError:
+                    raise  # the browser went away (Klein cancels): nothing to answer or log
                 except Exception:
                     log.exception("%s %s failed", request.method.decode(), path)
                     return self.error(request, user, 500, "服务器内部错误，已记入日志。")
@@ -280,6 +284,18 @@ class WebConsole:
         @self.page("/")
         async def home(request: Request, user: SessionUser) -> Any:
             return self.render(request, user, "home.html")
+
+        @app.handle_errors(NotFound)
+        def not_found(request: IRequest, failure: Failure) -> Any:
+            assert isinstance(request, Request)  # Klein serves twisted.web's Request
+            _secure(request)
+            return self.error(request, None, 404, "没有这个页面。")
+
+        @app.handle_errors(MethodNotAllowed)
+        def not_allowed(request: IRequest, failure: Failure) -> Any:
+            assert isinstance(request, Request)  # Klein serves twisted.web's Request
+            _secure(request)
+            return self.error(request, None, 405, "这个页面不接受这种请求。")
 
     def _authenticate(self, request: Request, username: str, password: str) -> Account | None:
         """Checked off the reactor; after too many failures neither name nor address may try."""

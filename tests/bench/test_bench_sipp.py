@@ -132,3 +132,15 @@ def test_with_a_port_only_invites_to_it_count_not_the_ivrs_own_invites_from_it(t
     path = write_pcap(tmp_path / "sip.pcap", packets)
     assert sorted(bench.invite_latencies(path)) == pytest.approx([0.003, 1.0], abs=1e-6)
     assert list(bench.invite_latencies(path, 5060)) == pytest.approx([0.003], abs=1e-6)
+
+
+def test_levels_are_shared_by_every_configuration_or_given_for_each():
+    assert bench.levels_by_config("200,400", ["keys", "speech"]) == {
+        "keys": [200, 400],
+        "speech": [200, 400],
+    }
+    assert bench.levels_by_config("keys:200,800/speech:400", ["keys", "speech", "bridge"]) == {
+        "keys": [200, 800],
+        "speech": [400],
+        "bridge": [],
+    }

@@ -183,6 +183,37 @@ def test_action_timeout_is_unavailable_and_a_late_result_is_ignored(
     assert "found" not in process.played[len(played) :]
 
 
+def test_the_action_timeout_withdraws_the_commit_before_saying_busy(process: FakeProcess) -> None:
+    call, _ = answered(process)
+    to_the_action(process, call)
+    guard = process.actions[0][0].guard
+    assert guard is not None and not guard.withdrawn
+    process.run(15.1)
+    assert "busy" in process.played
+    assert guard.withdrawn  # the job can no longer commit what the caller was told failed
+
+
+def test_a_commit_already_under_way_at_the_timeout_is_waited_for(process: FakeProcess) -> None:
+    call, _ = answered(process)
+    to_the_action(process, call)
+    guard = process.actions[0][0].guard
+    assert guard is not None
+    guard.claim()  # the worker is committing
+    process.run(15.1)
+    assert "busy" not in process.played  # not told it failed ...
+    process.actions[0][1].callback(ActionResult("ok"))
+    assert process.played[-1] == "found"  # ... but what committed
+
+
+def test_hanging_up_mid_action_withdraws_its_commit(process: FakeProcess) -> None:
+    call, _ = answered(process)
+    to_the_action(process, call)
+    guard = process.actions[0][0].guard
+    assert guard is not None
+    process.sip(CallEnded(call.handle, "bye"))
+    assert guard.withdrawn
+
+
 # --- re-INVITE --------------------------------------------------------------------------------
 
 

@@ -3,18 +3,18 @@
 import socket
 
 import pytest
-from twisted.internet import abstract, reactor
+from twisted.internet import abstract
 from twisted.internet.error import InvalidAddressError
 
 from ivr.rtp.ports import RtpPortPool
-from ivr.rtp.transport import listen_rtp
+from ivr.rtp.transport import RtpReceiver, listen_rtp
 from tests.rtp.test_transport import free_even_port_pair
 
 
 @pytest.fixture
 def endpoint():
     low = free_even_port_pair()
-    endpoint = listen_rtp(reactor, RtpPortPool(low, low + 5), lambda *args: None, "127.0.0.1")
+    endpoint = listen_rtp(RtpReceiver(), RtpPortPool(low, low + 5), lambda *args: None, "127.0.0.1")
     yield endpoint
     endpoint.close()
 

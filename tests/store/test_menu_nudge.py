@@ -8,7 +8,7 @@ from ivr.store.menu_nudge import NudgeListener, nudge_nodes
 from tests.backends import Stores
 
 
-def test_every_listening_node_hears_the_nudge_within_a_second(stores: Stores) -> None:
+def test_every_listening_node_hears_the_nudge_at_once(stores: Stores) -> None:
     heard: list[tuple[str, str]] = []
     both = threading.Event()
 
@@ -30,7 +30,7 @@ def test_every_listening_node_hears_the_nudge_within_a_second(stores: Stores) ->
                 break
             deadline.wait(0.1)
         nudge_nodes(stores.redis, "12333")
-        assert both.wait(1.0), heard
+        assert both.wait(2.0), heard  # generous on a loaded machine; typically milliseconds
         assert sorted(heard) == [("a", "12333"), ("b", "12333")]
     finally:
         for listener in listeners:

@@ -45,7 +45,7 @@ def test_a_call_in_progress_keeps_its_version_while_a_new_call_gets_the_publishe
         )
         assert reply.status == 200, reply.text
         new_version = reply.json()["version"]
-        console_server.wait_for_log(rf"version {new_version[:8]} is live", timeout=3)
+        console_server.wait_for_log(rf"version {new_version[:8]} is live", timeout=10)
         late = call(console_server, [{"at": 2.5, "dtmf": "1"}, {"at": 5.5, "hangup": True}])
         assert late["connected"], late
     finally:

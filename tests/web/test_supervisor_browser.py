@@ -121,7 +121,7 @@ def test_edit_simulate_publish_and_roll_back_in_the_browser(
             "SELECT id, version, author, message FROM menu_publication ORDER BY id DESC LIMIT 1",
         )[0]
         assert newest[2:] == ("boss", "主菜单标签加上（新版）")
-        console_server.wait_for_log(rf"menu 12333 version {newest[1][:8]} is live", timeout=3)
+        console_server.wait_for_log(rf"menu 12333 version {newest[1][:8]} is live", timeout=8)
 
         # History, diff, one-click rollback.
         page.goto(base_url + "/admin/menus/versions")
@@ -139,7 +139,7 @@ def test_edit_simulate_publish_and_roll_back_in_the_browser(
         )[0]
         assert rolled[0] == first and rolled[1] == "boss" and rolled[2].startswith("回滚到 #1")
         console_server.wait_for_log(
-            rf"version {newest[1][:8]} is live[\s\S]*version {first[:8]} is live", timeout=3
+            rf"version {newest[1][:8]} is live[\s\S]*version {first[:8]} is live", timeout=8
         )
         screenshot(page, tmp_path, "console-versions")
         changes = {row[0] for row in live_db(console_server, "SELECT action FROM change_log")}

@@ -103,3 +103,11 @@ def test_a_supervisor_adds_and_disables_an_account_and_its_session_ends_at_once(
 def test_static_directories_are_not_listed(base_url: str) -> None:
     reply = ConsoleClient(base_url).get("/static/web/vendor/")
     assert reply.status == 404 and b"codemirror.js" not in reply.body
+
+
+def test_unknown_pages_and_methods_are_answered_in_chinese(base_url: str) -> None:
+    client = ConsoleClient(base_url)
+    missing = client.get("/no/such/page")
+    assert missing.status == 404 and "没有这个页面" in missing.text
+    wrong = client.request("PUT", "/login")
+    assert wrong.status == 405 and "请求方式不对" in wrong.text
