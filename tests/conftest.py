@@ -14,6 +14,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = ("e2e", "web", "faults")
+HEARD_AUDIO = ("test_journeys.py", "test_sip_calls.py", "test_speech_transfer.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -21,3 +22,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         relative = item.path.resolve().relative_to(TESTS)
         if relative.parts[0] in E2E_DIRECTORIES:
             item.add_marker(pytest.mark.e2e)
+        group = "heard-audio" if item.path.name in HEARD_AUDIO else str(relative)
+        item.add_marker(pytest.mark.xdist_group(group))
