@@ -150,6 +150,7 @@ class QueuedCaller:
         self.closed = False
         self._ringing_heard = False
         self._timer: IDelayedCall | None = None
+        self._sides: list[_AgentSide] = []
 
     # --- entering -------------------------------------------------------------------------
 
@@ -196,6 +197,8 @@ class QueuedCaller:
         self.closed = True
         self._cancel_timer()
         self.dispatcher.forget(self)
+        for side in self._sides:
+            side.ended = True
         acd, call_id, queue, agent = (
             self.services.acd,
             self.call.call_id,
@@ -338,9 +341,9 @@ class QueuedCaller:
             leg = None
             if contact is not None:
                 self.call.log.info("offering to agent %s at %s", agent, contact)
-                leg = self.services.call_agent(
-                    _AgentSide(self, agent), contact, self.spec.ring_timeout, self.context
-                )
+                side = _AgentSide(self, agent)
+                self._sides.append(side)
+                leg = self.services.call_agent(side, contact, self.spec.ring_timeout, self.context)
             if leg is None:
                 self._no_answer(agent, "unreachable")
             else:
@@ -429,10 +432,7 @@ class _AgentSide:
         self.queued = queued
         self.agent = agent
         self.codec = queued.call.codec
-
-    @property
-    def ended(self) -> bool:
-        return self.queued.call.ended
+        self.ended = False  # set when the queued caller's call ends
 
     @property
     def log(self) -> CallLog:
