@@ -150,7 +150,6 @@ class QueuedCaller:
         self.closed = False
         self._ringing_heard = False
         self._timer: IDelayedCall | None = None
-        self._sides: list[_AgentSide] = []
 
     # --- entering -------------------------------------------------------------------------
 
@@ -197,8 +196,6 @@ class QueuedCaller:
         self.closed = True
         self._cancel_timer()
         self.dispatcher.forget(self)
-        for side in self._sides:
-            side.ended = True
         acd, call_id, queue, agent = (
             self.services.acd,
             self.call.call_id,
@@ -341,9 +338,9 @@ class QueuedCaller:
             leg = None
             if contact is not None:
                 self.call.log.info("offering to agent %s at %s", agent, contact)
-                side = _AgentSide(self, agent)
-                self._sides.append(side)
-                leg = self.services.call_agent(side, contact, self.spec.ring_timeout, self.context)
+                leg = self.services.call_agent(
+                    _AgentSide(self, agent), contact, self.spec.ring_timeout, self.context
+                )
             if leg is None:
                 self._no_answer(agent, "unreachable")
             else:
@@ -432,7 +429,10 @@ class _AgentSide:
         self.queued = queued
         self.agent = agent
         self.codec = queued.call.codec
-        self.ended = False  # set when the queued caller's call ends
+
+    @property
+    def ended(self) -> bool:
+        return self.queued.call.ended
 
     @property
     def log(self) -> CallLog:
