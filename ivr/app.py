@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 from twisted.internet.defer import Deferred
@@ -30,6 +31,7 @@ from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
 from ivr.agents.acd import Acd, Strategy
+from ivr.agents.callback_dial import DialPoller
 from ivr.agents.queueing import AgentSide, QueuedCaller, QueueDispatcher
 from ivr.agents.registrar import RegistrarSettings, Reply
 from ivr.agents.registrar_store import RegistrarStore
@@ -154,6 +156,8 @@ class IvrApp:
         self.acd = Acd(self.action_context.redis, self.node)
         self.registrar_store = RegistrarStore(self.action_context.redis)
         self.queue_dispatcher = QueueDispatcher(self, self.node, self._strategy)
+        gateway = config.section("agents").get("callback_gateway")
+        self.dialer = DialPoller(self, str(gateway) if gateway else None, reactor)
         self.calls: dict[CallHandle, Call] = {}
         self.legs: dict[CallHandle, AgentLeg] = {}
         self.draining = False
@@ -185,6 +189,7 @@ class IvrApp:
         self._drain_cdrs()  # records a killed process left in the spool
         self.menu_nudges.start()
         self.queue_dispatcher.start()
+        self.dialer.start()
         log.info("IVR ready")
 
     def drain(self) -> None:
@@ -221,6 +226,7 @@ class IvrApp:
         self.draining = True
         self.menu_nudges.stop()
         self.queue_dispatcher.stop()
+        self.dialer.stop()
         for loop in (self._housekeeping, self._lapse_sweeper):
             if loop.running:
                 loop.stop()
@@ -329,6 +335,10 @@ class IvrApp:
     @property
     def database(self) -> Database:
         return self.action_context.db
+
+    @property
+    def redis(self) -> Redis:
+        return self.action_context.redis
 
     def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         return self.db_pool.run(fn, *args)

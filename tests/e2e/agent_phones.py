@@ -64,28 +64,12 @@ def bindings(server: IvrProcess, username: str) -> list[Binding]:
 
 
 @contextmanager
-def registered_phone(
-    server: IvrProcess, port: int, username: str, password: str, *args: str, timeout: float = 60
-) -> Iterator[dict[str, Any]]:
-    """An agent's phone that registers to `server`, answers as `args` say and un-registers when
-    it exits (after `timeout`, or once its call ended); yields its report, filled at the end.
-    The block starts after the registrar's answer: `report["registered"]` tells which."""
+def phone_process(*args: str, timeout: float) -> Iterator[dict[str, Any]]:
+    """tests/clients/agent_phone.py with `args`; yields its report, filled when it has ended.
+    The block starts once the phone listens (after the registrar's answer, if it registers):
+    `report["registered"]` tells whether it did."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(AGENT_PHONE),
-            "--port",
-            str(port),
-            "--timeout",
-            str(timeout),
-            "--registrar",
-            f"sip:127.0.0.1:{server.sip_port}",
-            "--user",
-            username,
-            "--password",
-            password,
-            *args,
-        ],
+        [sys.executable, str(AGENT_PHONE), "--timeout", str(timeout), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -101,8 +85,21 @@ def registered_phone(
         report.update(json.loads(out))
     except json.JSONDecodeError:
         raise AssertionError(
-            f"agent phone failed ({process.returncode}): {first!r} {out!r} {err[-2000:]!r}"
+            f"phone failed ({process.returncode}): {first!r} {out!r} {err[-2000:]!r}"
         ) from None
+
+
+@contextmanager
+def registered_phone(
+    server: IvrProcess, port: int, username: str, password: str, *args: str, timeout: float = 60
+) -> Iterator[dict[str, Any]]:
+    """An agent's phone that registers to `server`, answers as `args` say and un-registers when
+    it exits (after `timeout`, or once its call ended)."""
+    with phone_process(
+        "--port", str(port), "--registrar", f"sip:127.0.0.1:{server.sip_port}",
+        "--user", username, "--password", password, *args, timeout=timeout,
+    ) as report:  # fmt: skip
+        yield report
 
 
 # The menu's service hours, edited as text (YAML 1.1 would read its confirm nodes' yes/no as
@@ -114,7 +111,7 @@ OPEN_ALL_DAY = {
 }
 
 
-def queue_config(directory: Path, **queue: object) -> Path:
+def queue_config(directory: Path, callback_gateway: str | None = None, **queue: object) -> Path:
     """config/ivr.yaml for agents who register (no fixed `agents.target`), agents open all day
     with no holidays, callers' audio recorded, and the `agents` queue's settings overridden."""
     menu = (ROOT / "config" / "menus" / "12333.yaml").read_text(encoding="utf-8")
@@ -133,7 +130,7 @@ def queue_config(directory: Path, **queue: object) -> Path:
     settings.update(
         call={**(settings.get("call") or {}), "record": True},
         calendar={"file": str(no_holidays)},
-        agents={**settings["agents"], "target": None},
+        agents={**settings["agents"], "target": None, "callback_gateway": callback_gateway},
         menus={**(settings.get("menus") or {}), "file": str(menu_file)},
     )
     path = directory / "ivr.yaml"

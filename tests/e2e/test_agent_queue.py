@@ -14,6 +14,7 @@ caller 5 gives up and hangs up while waiting (10 s).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,12 +24,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ivr.agents.callbacks import pending
+from ivr.agents.callbacks import pending, request_callback
 from ivr.agents.queue_log import events_of_call
 from ivr.store.models import QueueLogEntry
 from tests.e2e.agent_phones import (
     add_agent,
     caller_report,
+    phone_process,
     queue_config,
     registered_phone,
     server_redis,
@@ -38,6 +40,7 @@ from tests.e2e.audio import read_wav
 from tests.e2e.conftest import stop_cleanly
 from tests.e2e.heard import heard_at, played_audio
 from tests.e2e.server import IvrProcess, free_port, open_store, start_ivr
+from tests.e2e.speech_audio import korean_speech
 from tests.web.console_client import PASSWORD, ConsoleClient, web_url
 
 RING_TIMEOUT = 6
@@ -45,12 +48,25 @@ AGENTS = ("1001", "1002", "1003")
 
 
 @pytest.fixture(scope="module")
+def gateway_port() -> int:
+    """Where the callback gateway sends "立即回电" calls: a phone playing the caller's."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
 def queue_ivr(
-    storage: tuple[str | None, str | None], tmp_path_factory: pytest.TempPathFactory
+    storage: tuple[str | None, str | None],
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_port: int,
 ) -> Iterator[IvrProcess]:
     directory = tmp_path_factory.mktemp("queue-ivr")
     config = queue_config(
-        directory, ring_timeout=RING_TIMEOUT, wrap_up=1, announce_every=15, max_no_answer=1
+        directory,
+        callback_gateway=f"sip:{{number}}@127.0.0.1:{gateway_port}",
+        ring_timeout=RING_TIMEOUT,
+        wrap_up=1,
+        announce_every=15,
+        max_no_answer=1,
     )
     database_url, redis_url = storage
     server = start_ivr(
@@ -190,3 +206,56 @@ def test_three_agents_five_callers(queue_ivr: IvrProcess, tmp_path: Path) -> Non
             continue
     assert positions, "no position announcement heard"
     heard_at(heard, played_audio("callback_window"))
+
+
+def test_call_back_now_rings_the_agent_then_bridges_the_caller(
+    queue_ivr: IvrProcess, gateway_port: int, tmp_path: Path
+) -> None:
+    server = queue_ivr
+    db = open_store(server)
+    try:
+        request_callback(
+            db, "agents", "13900001234", "今天", "earlier-call", dt.datetime.now(dt.UTC)
+        )
+    finally:
+        db.dispose()
+    # the caller's phone answers and speaks; the agent's phone (answered first) records
+    hello = korean_speech(
+        tmp_path / "hello.wav", "여보세요 사회보장카드 분실 건으로 연락 부탁했습니다"
+    )
+    heard = tmp_path / "agent_heard.wav"
+    with (
+        phone_process(
+            "--port", str(gateway_port), "--answer-after", "1", "--play", str(hello),
+            timeout=45,
+        ) as caller,
+        registered_phone(
+            server, free_port(), "1003", PASSWORD, "--answer-after", "1", "--record",
+            str(heard), "--hangup-after", "12", timeout=45,
+        ) as agent,
+    ):  # fmt: skip
+        assert caller["registered"] and agent["registered"]  # both listen
+        client = ConsoleClient(web_url(server))
+        assert client.login("1003").status == 200
+        client.get("/agent")
+        state = client.get("/agent/state.json").json()
+        assert state["can_dial"]
+        (callback,) = [cb for cb in state["callbacks"] if cb["number"] == "13900001234"]
+        dialing = client.post(f"/agent/callbacks/{callback['id']}/call", json_body={})
+        assert dialing.status == 200, dialing.text
+        assert client.get("/agent/state.json").json()["agent"]["reason"] == "回电"
+    assert agent["answered"] and caller["answered"], (agent, caller)
+    assert caller["far_end_hung_up"]  # the agent hung up: the bridge ended the caller's leg
+    heard_at(read_wav(heard), read_wav(hello))  # the caller's words reached the agent
+    db = open_store(server)
+    try:
+        deadline = time.monotonic() + 10
+        while (rows := [cb for cb in pending(db) if cb.number == "13900001234"]) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        done = events_of_call(db, f"callback-{callback['id']}")
+    finally:
+        db.dispose()
+    assert rows == []  # done: off the list
+    assert [(e.event, e.agent, e.detail) for e in done] == [("callback_done", "1003", "answered")]
