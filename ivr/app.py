@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 from twisted.internet.defer import Deferred
@@ -29,8 +30,13 @@ from ivr.actions.base import ActionRequest, ActionResult
 from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
+from ivr.agents.acd import Acd, Strategy
+from ivr.agents.callback_dial import DialPoller
+from ivr.agents.queueing import AgentSide, QueuedCaller, QueueDispatcher
 from ivr.agents.registrar import RegistrarSettings, Reply
+from ivr.agents.registrar_store import RegistrarStore
 from ivr.agents.registration import Registration
+from ivr.agents.screen_pop import add_transcript
 from ivr.agents.transfer import AgentLeg, AgentSettings, publish_context
 from ivr.call import Call, CallInfo, CallSettings, TransferLeg
 from ivr.config import Config
@@ -59,6 +65,7 @@ from ivr.speech.listener import CallListener
 from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail
 from ivr.store.cdr_spool import CdrSpool
+from ivr.store.db import Database
 from ivr.store.menu_nudge import NudgeListener
 from ivr.store.migrate import upgrade
 from ivr.web.services import WebServices
@@ -144,6 +151,13 @@ class IvrApp:
             self._respond,
         )
         self.agent_settings = AgentSettings.from_section(config.section("agents"))
+        self.node = f"{config.sip.advertised_host}:{config.sip.port}"
+        # Without a fixed `agents.target`, transfers queue for the agents who registered.
+        self.acd = Acd(self.action_context.redis, self.node)
+        self.registrar_store = RegistrarStore(self.action_context.redis)
+        self.queue_dispatcher = QueueDispatcher(self, self.node, self._strategy)
+        gateway = config.section("agents").get("callback_gateway")
+        self.dialer = DialPoller(self, str(gateway) if gateway else None, reactor)
         self.calls: dict[CallHandle, Call] = {}
         self.legs: dict[CallHandle, AgentLeg] = {}
         self.draining = False
@@ -174,6 +188,8 @@ class IvrApp:
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
         self._drain_cdrs()  # records a killed process left in the spool
         self.menu_nudges.start()
+        self.queue_dispatcher.start()
+        self.dialer.start()
         log.info("IVR ready")
 
     def drain(self) -> None:
@@ -209,6 +225,8 @@ class IvrApp:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
         self.draining = True
         self.menu_nudges.stop()
+        self.queue_dispatcher.stop()
+        self.dialer.stop()
         for loop in (self._housekeeping, self._lapse_sweeper):
             if loop.running:
                 loop.stop()
@@ -289,9 +307,13 @@ class IvrApp:
 
     def start_transfer(self, call: Call, command: menu.Transfer) -> TransferLeg | None:
         target = self.agent_settings.target
-        if target is None:
-            call.log.warning("transfer to %s: no agent configured (agents.target)", command.queue)
-            return None
+        if target is None:  # the agents' queue: every node's callers, every registered agent
+            queued = QueuedCaller(
+                self, self.queue_dispatcher, call, call.run.tree.queue(command.queue),
+                command.context,
+            )  # fmt: skip
+            queued.start()
+            return queued
         try:
             leg = AgentLeg(
                 self,
@@ -308,6 +330,49 @@ class IvrApp:
         self.legs[leg.handle] = leg
         return leg
 
+    # --- services for the agents' queue ----------------------------------------------------
+
+    @property
+    def database(self) -> Database:
+        return self.action_context.db
+
+    @property
+    def redis(self) -> Redis:
+        return self.action_context.redis
+
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        return self.db_pool.run(fn, *args)
+
+    def epoch(self) -> float:
+        return time.time()
+
+    def call_agent(
+        self,
+        side: AgentSide,
+        contact: str,
+        ring_timeout: float,
+        *,
+        call_id: str,
+        caller: str,
+        context: Mapping[str, Any],
+    ) -> AgentLeg | None:
+        """Ring an agent's registered phone for a queued caller; None when no RTP port is free.
+        The context is published under the caller's Call-ID, which every node's console finds
+        in the agent's state."""
+        try:
+            leg = AgentLeg(
+                self, side, contact, ring_timeout, ref=call_id, from_user=caller or "12333",
+                context=context,
+            )  # fmt: skip
+        except (CannotListenError, PortsExhausted):
+            side.log.warning("agent %s not called: no RTP port free", contact)
+            return None
+        self.legs[leg.handle] = leg
+        return leg
+
+    def _strategy(self, queue: str) -> Strategy:
+        return Strategy(self.menu.current.queue(queue).strategy)
+
     def publish_context(self, ref: str, context: Mapping[str, Any]) -> Deferred[None]:
         return self.db_pool.run(publish_context, self.action_context.redis, ref, context)
 
@@ -315,7 +380,9 @@ class IvrApp:
         self.legs.pop(handle, None)
 
     def transcript(self, call: Call, text: str) -> None:
+        """What the caller said, for the agent's screen pop (any node's console)."""
         call.log.info("transcript: %d characters", len(text))
+        self.db_pool.run(add_transcript, self.action_context.redis, call.info.call_id, text)
 
     def call_finished(self, call: Call) -> None:
         self.calls.pop(call.handle, None)
@@ -366,7 +433,7 @@ class IvrApp:
             db=ctx.db,
             redis=ctx.redis,
             pool=self.db_pool,
-            node=f"{self.config.sip.advertised_host}:{self.config.sip.port}",
+            node=self.node,
             wallclock=self.wallclock,
             calls_now=lambda: Counter(
                 call.run.node.label for call in self.calls.values() if call.started

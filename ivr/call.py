@@ -86,10 +86,18 @@ class MediaClock(Protocol):
 
 
 class TransferLeg(Protocol):
-    """An agent leg the call is bridged (or being bridged) to; see ivr/agents/transfer.py."""
+    """Where a transfer took the call: an agent leg it is bridged (or being bridged) to
+    (ivr/agents/transfer.py), or a place in an agent queue (ivr/agents/queueing.py)."""
 
     def caller_audio(self, payload: bytes) -> None: ...
     def hang_up(self) -> None: ...
+    def key(self, digit: str) -> bool:
+        """A key the caller pressed; True when the transfer took it (not the menu)."""
+        ...
+
+    def prompt_finished(self, token: Hashable) -> None:
+        """A play the transfer started (`Call.play`) ended."""
+        ...
 
 
 class CallProcess(Protocol):
@@ -361,6 +369,8 @@ class Call:
         shown = "•" if self.run.node.kind is Kind.COLLECT and digit.isdigit() else digit
         self.log.info("key %s (%s)", shown, source)
         self.process.note_heard(f"按键 {shown}")
+        if self.transfer is not None and self.transfer.key(digit):
+            return
         self._feed(menu.DigitPressed(digit), now)
 
     def _reinvite(self, offer: bytes) -> None:
@@ -454,6 +464,8 @@ class Call:
     def _prompt_finished(self, token: Hashable, completed: bool) -> None:
         if isinstance(token, int):
             self._feed(menu.PromptFinished(token))
+        elif self.transfer is not None:
+            self.transfer.prompt_finished(token)
 
     def _run_action(self, command: menu.RunAction) -> None:
         """Run the action with a `CommitGuard`: once the caller is told it failed (the menu's
@@ -497,8 +509,22 @@ class Call:
         """What the caller hears while the agent's phone rings."""
         self.player.play(frames, token="ringback")
 
+    def play(self, frames: Frames, token: Hashable) -> None:
+        """Play for the transfer (queue announcements, hold music); its end goes back to the
+        transfer's `prompt_finished` with `token` (never an int: those are the menu's)."""
+        self.player.play(frames, token=token)
+
+    @property
+    def call_id(self) -> str:
+        return self.info.call_id
+
+    @property
+    def caller(self) -> str:
+        return self.info.caller
+
     def transfer_ended(self, outcome: str) -> None:
-        """The agent leg's verdict: "answered" (bridged), "no_answer" or "closed"."""
+        """The transfer's verdict: "answered" (bridged), "no_answer", "closed", or "left" (the
+        caller left the queue for the menu)."""
         self.last_outcome = f"transfer:{outcome}"
         if outcome == "answered":
             self._bridged = True

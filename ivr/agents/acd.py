@@ -194,9 +194,7 @@ class Acd:
         self, call_id: str, agent: str, now: float, max_no_answer: int
     ) -> tuple[AgentState, bool]:
         """The agent's leg failed; (its state now, whether the caller is waiting again)."""
-        state, requeued = self._run(
-            "NO_ANSWER", call_id, agent, now, max_no_answer, MISSED_REASON
-        )
+        state, requeued = self._run("NO_ANSWER", call_id, agent, now, max_no_answer, MISSED_REASON)
         return AgentState(_text(state)), bool(int(requeued))
 
     def complete(self, call_id: str, agent: str, now: float, wrap_up: float) -> float | None:
@@ -218,9 +216,7 @@ class Acd:
         `queues`. Refused (False, current state) while ringing or on a call."""
         if state not in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.LOGGED_OUT):
             raise ValueError(f"an agent cannot choose {state.value}")
-        verdict, current = self._run(
-            "SET_STATE", agent, state.value, reason, now, " ".join(queues)
-        )
+        verdict, current = self._run("SET_STATE", agent, state.value, reason, now, " ".join(queues))
         return _text(verdict) == "ok", AgentState(_text(current))
 
     def agent(self, name: str) -> AgentStatus:

@@ -19,6 +19,7 @@ from twisted.web.server import Request
 from ivr.agents import callbacks
 from ivr.agents.acd import Acd, AgentState, QueueView
 from ivr.agents.call_notes import add_note
+from ivr.agents.callback_dial import DialJob, push_dial
 from ivr.agents.screen_pop import screen_pop
 from ivr.menus.loader import parse_menu_text
 from ivr.menus.publishing import configured_menu_file
@@ -68,6 +69,10 @@ class AgentConsole:
         console.page("/agent/callbacks/<int:callback_id>/done", roles=AGENT, methods=("POST",))(
             self.callback_done
         )
+        console.page("/agent/callbacks/<int:callback_id>/call", roles=AGENT, methods=("POST",))(
+            self.call_back
+        )
+        self.gateway = services.config.section("agents").get("callback_gateway")
 
     # --- pages --------------------------------------------------------------------------
 
@@ -124,7 +129,31 @@ class AgentConsole:
             return JsonResponse({"error": "该回电已由其他坐席处理"}, 409)
         return JsonResponse({"done": reached})
 
+    async def call_back(self, request: Request, user: SessionUser, callback_id: int) -> Any:
+        """立即回电: the IVR rings this agent's phone, then the caller, and bridges them."""
+        if not self.gateway:
+            return JsonResponse(
+                {"error": "未配置外呼网关（agents.callback_gateway），请手动回电"}, 409
+            )
+        problem = await self.console.blocking(self._dial, callback_id, user.username)
+        if problem:
+            return JsonResponse({"error": problem}, 409)
+        await self.console.change(user, "agent.callback", str(callback_id))
+        return JsonResponse({"dialing": True})
+
     # --- blocking work (worker pool) ----------------------------------------------------------
+
+    def _dial(self, callback_id: int, agent: str) -> str | None:
+        """Pause the agent (回电), claim the request, hand the dialling to any IVR node."""
+        services = self.console.services
+        ok, current = self._set_state(agent, AgentState.PAUSED, "回电")
+        if not ok:
+            return f"当前为{STATE_NAMES[current.value]}，通话结束后再回电"
+        claimed = callbacks.claim(services.db, callback_id, agent)
+        if claimed is None:
+            return "该回电已由其他坐席处理"
+        push_dial(services.redis, DialJob(callback_id, agent, claimed.queue, claimed.number))
+        return None
 
     def _tree(self) -> MenuTree | None:
         db = self.console.services.db
@@ -165,6 +194,7 @@ class AgentConsole:
         views = [self.acd.queue_view(queue) for queue in queues]
         labels = {name: (tree.queue(name).label if tree else name) for name in queues}
         return {
+            "can_dial": bool(self.gateway),
             "agent": {
                 "name": agent,
                 "state": shown.value,

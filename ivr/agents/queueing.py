@@ -112,7 +112,14 @@ class QueueServices(Protocol):
     def epoch(self) -> float: ...
     def prompt_frames(self, prompt: PromptRef, codec: Codec) -> Frames: ...
     def call_agent(
-        self, side: AgentSide, contact: str, ring_timeout: float, context: Mapping[str, Any]
+        self,
+        side: AgentSide,
+        contact: str,
+        ring_timeout: float,
+        *,
+        call_id: str,
+        caller: str,
+        context: Mapping[str, Any],
     ) -> Leg | None: ...
 
 
@@ -339,7 +346,12 @@ class QueuedCaller:
             if contact is not None:
                 self.call.log.info("offering to agent %s at %s", agent, contact)
                 leg = self.services.call_agent(
-                    _AgentSide(self, agent), contact, self.spec.ring_timeout, self.context
+                    _AgentSide(self, agent),
+                    contact,
+                    self.spec.ring_timeout,
+                    call_id=self.call.call_id,
+                    caller=self.call.caller,
+                    context=self.context,
                 )
             if leg is None:
                 self._no_answer(agent, "unreachable")

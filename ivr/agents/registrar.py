@@ -43,7 +43,7 @@ from ivr.agents.digest import (
 from ivr.agents.registrar_store import RegistrarStore
 from ivr.config import ConfigError
 from ivr.sip.message import Request
-from ivr.sip.uri import NameAddr, SipUri
+from ivr.sip.uri import NameAddr, SipUri, Via
 
 log = logging.getLogger("ivr.agents.registrar")
 
@@ -63,6 +63,9 @@ class RegistrarSettings:
     limits: Limits = field(default_factory=Limits)
     max_failures: int = MAX_FAILURES
     algorithms: tuple[str, ...] = ALGORITHMS
+    # Proxies in front of the nodes (Kamailio): their REGISTERs are counted against the phone's
+    # address in the Via below theirs, not against the proxy (one bad phone would lock out all).
+    trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> RegistrarSettings:
@@ -86,6 +89,7 @@ class RegistrarSettings:
             limits=limits,
             max_failures=int(registration.get("max_failures", MAX_FAILURES)),
             algorithms=algorithms,
+            trusted_proxies=frozenset(str(a) for a in registration.get("trusted_proxies", ())),
         )
 
 
@@ -105,7 +109,7 @@ class Registrar:
     def handle(
         self, request: Request, source: tuple[str, int], transport: str, now: float
     ) -> Reply:
-        address = source[0]
+        address = self._client_address(request, source)
         if self.store.failures(address, now) >= self.settings.max_failures:
             return Reply(403, "Forbidden (too many failed attempts, try later)")
         aor = _aor_user(request)
@@ -196,6 +200,20 @@ class Registrar:
             source[1],
         )
         return Reply(200, None, (*contact_headers(result, now), _date(now)))
+
+    def _client_address(self, request: Request, source: tuple[str, int]) -> str:
+        """Where the REGISTER came from: the sender, or behind a trusted proxy the phone's own
+        address as the proxy's Via below its own records it (received=, else the host)."""
+        if source[0] not in self.settings.trusted_proxies:
+            return source[0]
+        vias = request.headers.get_all("Via")
+        if len(vias) < 2:
+            return source[0]
+        try:
+            via = Via.parse(vias[1])
+        except ValueError:
+            return source[0]
+        return via.params.get("received") or via.host
 
     def _challenge(self, now: float, stale: bool = False) -> Reply:
         nonce = self.mint.mint(now)

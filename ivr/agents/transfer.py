@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -146,6 +146,8 @@ class AgentLeg:
     # --- SIP events of the agent leg ------------------------------------------------------
 
     def on_sip(self, event: Event) -> None:
+        if self.closed:
+            return  # the end of a leg we hung up ourselves: whoever did it has settled it
         if isinstance(event, OutgoingAnswered):
             self._answered(event.sdp)
         elif isinstance(event, OutgoingFailed):
@@ -186,6 +188,15 @@ class AgentLeg:
             self.hang_up()
             self.call.transfer_ended("no_answer")
 
+    # --- the caller's keys and plays -------------------------------------------------------
+
+    def key(self, digit: str) -> bool:
+        """Keys while a fixed agent phone rings or talks are the menu's, as before."""
+        return False
+
+    def prompt_finished(self, token: Hashable) -> None:
+        """The ringback's end: nothing follows it."""
+
     # --- media ----------------------------------------------------------------------------
 
     def caller_audio(self, payload: bytes) -> None:
@@ -206,8 +217,8 @@ class AgentLeg:
         """BYE to a bridged agent, CANCEL to a ringing one."""
         if not self.closed:
             self.call.log.info("agent leg ended: %s", "BYE" if self.answered else "CANCEL")
+            self._close()  # first: the SIP layer reports the CANCEL's or BYE's end at once
             self.services.signalling.hang_up(self.handle)
-            self._close()
 
     def _close(self) -> None:
         if self.closed:

@@ -72,9 +72,7 @@ def session_user(
     if row.expires_at - lifetime + REFRESH_AFTER <= now:
         with db.transaction() as session:
             session.execute(
-                update(WebSession)
-                .where(WebSession.id == row.id)
-                .values(expires_at=now + lifetime)
+                update(WebSession).where(WebSession.id == row.id).values(expires_at=now + lifetime)
             )
     return SessionUser(user.id, user.username, user.display_name, user.role, row.csrf_token)
 

@@ -90,7 +90,14 @@ class Process:
         return (b"\xff" * 160,)
 
     def call_agent(
-        self, side: AgentSide, contact: str, ring_timeout: float, context: Mapping[str, Any]
+        self,
+        side: AgentSide,
+        contact: str,
+        ring_timeout: float,
+        *,
+        call_id: str,
+        caller: str,
+        context: Mapping[str, Any],
     ) -> FakeLeg:
         leg = FakeLeg(side, contact)
         self.legs.append(leg)

@@ -242,3 +242,34 @@ def test_md5_only_setting_refuses_to_be_downgraded_from(stores: Stores) -> None:
 def test_settings_refuse_unknown_algorithms() -> None:
     with pytest.raises(ConfigError, match="SHA-256, MD5"):
         RegistrarSettings.from_section({"registration": {"algorithms": ["SHA-1"]}})
+
+
+def test_behind_a_trusted_proxy_failures_count_against_the_phone(stores: Stores) -> None:
+    """Kamailio relays every phone's REGISTER: one phone's wrong passwords must not lock out
+    the others that come through the same proxy."""
+    accounts.add_agent(stores.db, "1001", "secret-1001", "12333", "", dt.datetime.now(dt.UTC))
+    settings = RegistrarSettings.from_section(
+        {"registration": {"max_failures": 2, "trusted_proxies": ["127.0.0.9"]}}
+    )
+    store = RegistrarStore(stores.redis)
+    registrar = Registrar(
+        settings, store, partial(accounts.credentials, stores.db), NonceMint(store.nonce_secret())
+    )
+    proxy = ("127.0.0.9", 5060)
+
+    def relayed(phone: str, authorization: str | None = None) -> Request:
+        message = register(authorization=authorization)
+        own = message.headers.get_all("Via")[0]
+        message.headers.set(
+            "Via", f"SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK-p, {own};received={phone}"
+        )
+        return message
+
+    for _ in range(2):
+        challenge = registrar.handle(relayed("10.0.0.1"), proxy, "udp", NOW)
+        wrong = answer_challenge(challenge, password="guess-guess")
+        assert registrar.handle(relayed("10.0.0.1", wrong), proxy, "udp", NOW).status == 403
+    assert registrar.handle(relayed("10.0.0.1"), proxy, "udp", NOW).status == 403  # locked
+    challenge = registrar.handle(relayed("10.0.0.2"), proxy, "udp", NOW)
+    right = answer_challenge(challenge)
+    assert registrar.handle(relayed("10.0.0.2", right), proxy, "udp", NOW).status == 200

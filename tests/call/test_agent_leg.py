@@ -83,6 +83,18 @@ def test_no_answer_in_the_ring_timeout_cancels_the_agent(process: FakeProcess) -
     assert process.played[-1] == "agents_busy" and agent_port.closed and call.transfer is None
 
 
+def test_the_end_of_our_own_cancel_is_not_a_second_verdict(process: FakeProcess) -> None:
+    """The SIP layer reports the CANCEL's end (CallEnded "cancelled") as the real UA does: the
+    leg gave its verdict already, once (a queue would count a second one as another miss)."""
+    call, _, leg, _ = ringing(process)
+    verdicts: list[str] = []
+    told = call.transfer_ended
+    call.transfer_ended = lambda outcome: (verdicts.append(outcome), told(outcome))
+    process.run(30.1)
+    leg.on_sip(CallEnded(leg.handle, "cancelled"))  # as it arrives: during the CANCEL's send
+    assert verdicts == ["no_answer"]
+
+
 def test_caller_hanging_up_while_the_agent_rings_cancels_the_agent(process: FakeProcess) -> None:
     call, _, leg, agent_port = ringing(process)
     process.sip(CallEnded(call.handle, "bye"))

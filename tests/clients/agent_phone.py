@@ -3,8 +3,9 @@ digest authentication when `--registrar` is given.
 
 It waits for the IVR's transfer INVITE on `--port`, rings (180), and answers after
 `--answer-after` seconds (never with `--never-answer`). Once answered it records what it hears
-and plays `--play` (the agent's greeting) into the call; it stays until the far end hangs up
-or `--timeout` passes.
+and plays `--play` (the agent's greeting) into the first call; it stays until the far end hangs
+up or `--timeout` passes. `--calls N` takes N calls one after the other; `--hangup-after S` ends
+each answered call from the agent's side after S seconds of talk.
 
     python agent_phone.py --port 5070 --record agent_heard.wav --play hello.wav --timeout 60
     python agent_phone.py --port 5070 --registrar sip:127.0.0.1:5060 --user 1001 --password s
@@ -86,48 +87,89 @@ class AgentPhone:
         self.log.append(f"{time.monotonic() - self.t0:7.3f} {text}")
 
     def run(self) -> dict[str, Any]:
+        """Take up to `--calls` calls one after the other; the first call's fields stay at the
+        top of the report, every call is in `calls`."""
         deadline = time.monotonic() + self.args.timeout
-        answered = hung_up = False
-        call: TrackedCall | None = None
-        invite: dict[str, Any] = {}
+        calls: list[dict[str, Any]] = []
+        active: tuple[TrackedCall, dict[str, Any], dict[str, Any]] | None = None
         while time.monotonic() < deadline:
             self.endpoint.libHandleEvents(10)
-            if call is None:
-                if not self.account.incoming:
+            if active is None:
+                if len(calls) >= self.args.calls or len(self.account.incoming) <= len(calls):
+                    if len(calls) >= self.args.calls:
+                        break
                     continue
-                call, invite = self.account.incoming[0]
+                call, invite = self.account.incoming[len(calls)]
                 self.note(f"INVITE from {invite['from']} (X-IVR-Call {invite['x_ivr_call']})")
+                entry = {"x_ivr_call": invite["x_ivr_call"], "answered": False, "hung_up": False}
+                calls.append(entry)
+                active = (call, invite, entry)
+            call, invite, entry = active
+            now = time.monotonic()
             if call.disconnected:
                 self.note(f"call ended ({call.last_status})")
-                break
-            ringing_for = time.monotonic() - invite["at"]
-            if not (answered or self.args.never_answer) and ringing_for >= self.args.answer_after:
+                entry.update(self._ended(call, entry))
+                self.recorder = self.player = None  # closes the WAV
+                active = None
+                continue
+            ringing_for = now - invite["at"]
+            if not (entry["answered"] or self.args.never_answer) and (
+                ringing_for >= self.args.answer_after
+            ):
                 ok = pj.CallOpParam()
                 ok.statusCode = pj.PJSIP_SC_OK
                 call.answer(ok)
-                answered = True
+                entry["answered"] = True
+                entry["answered_at"] = now
                 self.note("answered")
-            if answered and call.audio is not None and self.recorder is None:
-                self.start_media(call.audio)
-        else:
-            if call is not None and not call.disconnected:
-                self.note("timeout: hanging up")
+            if entry["answered"] and call.audio is not None and not entry.get("media"):
+                entry["media"] = True
+                if len(calls) == 1:  # the first call is recorded and hears --play
+                    self.start_media(call.audio)
+            talk = now - entry.get("answered_at", now)
+            if (
+                self.args.hangup_after
+                and call.audio is not None
+                and not entry["hung_up"]
+                and (talk >= self.args.hangup_after)
+            ):
+                self.note("agent hangs up")
                 call.hangup(pj.CallOpParam(True))
-                hung_up = True
+                entry["hung_up"] = True
+        if active is not None and not active[0].disconnected:
+            self.note("timeout: hanging up")
+            active[0].hangup(pj.CallOpParam(True))
+            active[2]["hung_up"] = True
+            self.pump(0.3)
+            active[2].update(self._ended(active[0], active[2]))
         self.pump(0.3)
         self.recorder = None  # closes the WAV
         self.player = None
+        for entry in calls:
+            entry.pop("answered_at", None)
+            entry.pop("media", None)
+        first = calls[0] if calls else {}
         report = {
             "invites": [invite for _, invite in self.account.incoming],
-            "answered": answered,
-            "connected": call is not None and call.confirmed_at is not None,
-            "ended": call is not None and call.disconnected,
-            "far_end_hung_up": call is not None and call.disconnected and not hung_up,
-            "last_status": call.last_status if call is not None else None,
+            "answered": first.get("answered", False),
+            "connected": first.get("connected", False),
+            "ended": first.get("ended", False),
+            "far_end_hung_up": first.get("far_end_hung_up", False),
+            "last_status": first.get("last_status"),
+            "calls": calls,
         }
         for invite in report["invites"]:
             invite["at"] = round(invite["at"] - self.t0, 3)
         return report
+
+    @staticmethod
+    def _ended(call: TrackedCall, entry: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "connected": call.confirmed_at is not None,
+            "ended": call.disconnected,
+            "far_end_hung_up": call.disconnected and not entry["hung_up"],
+            "last_status": call.last_status,
+        }
 
     def start_media(self, audio: pj.AudioMedia) -> None:
         if self.args.record:
@@ -177,6 +219,8 @@ def main() -> int:
     parser.add_argument("--record", help="WAV of what the agent hears")
     parser.add_argument("--play", help="WAV the agent says once answered")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--calls", type=int, default=1, help="calls to take one after another")
+    parser.add_argument("--hangup-after", type=float, default=0, help="talk seconds, then BYE")
     parser.add_argument("--registrar", help="register there first, e.g. sip:127.0.0.1:5060")
     parser.add_argument("--user", default="agent", help="the agent's user name (and AOR user)")
     parser.add_argument("--password", default="", help="the agent's SIP password")

@@ -36,7 +36,7 @@ class Phone:
             priority = 255 if codec.codecId.startswith(wanted) else 0
             self.endpoint.codecSetPriority(codec.codecId, priority)
         self.account = pj.Account()
-        self.account.create(account_config("sip:caller@127.0.0.1", transport_id))
+        self.account.create(account_config(f"sip:{args.from_user}@127.0.0.1", transport_id))
         self.recorder: pj.AudioMediaRecorder | None = None
         self.players: list[pj.AudioMediaPlayer] = []
         self.log: list[str] = []
@@ -123,6 +123,7 @@ def main() -> int:
     parser.add_argument("--tcp", action="store_true", help="SIP over TCP")
     parser.add_argument("--digit-gap", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--from-user", default="caller", help="the user part of From")
     args = parser.parse_args()
     # pjlib prints on stdout whenever it likes (start-up, an RTP port already taken by another
     # phone): keep stdout for the report alone by pointing fd 1 at stderr for the whole run.

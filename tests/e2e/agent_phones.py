@@ -5,18 +5,21 @@ the IVR's Redis for their bindings."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
+import yaml
 
 from ivr.agents.bindings import Binding
 from ivr.agents.registrar_store import aor_key
 from ivr.store.redis_state import REDISLITE_FILE
-from tests.e2e.server import ROOT, IvrProcess
+from tests.e2e.server import CALLER, ROOT, IvrProcess
 
 AGENT_PHONE = ROOT / "tests" / "clients" / "agent_phone.py"
 
@@ -61,28 +64,12 @@ def bindings(server: IvrProcess, username: str) -> list[Binding]:
 
 
 @contextmanager
-def registered_phone(
-    server: IvrProcess, port: int, username: str, password: str, *args: str, timeout: float = 60
-) -> Iterator[dict[str, Any]]:
-    """An agent's phone that registers to `server`, answers as `args` say and un-registers when
-    it exits (after `timeout`, or once its call ended); yields its report, filled at the end.
-    The block starts after the registrar's answer: `report["registered"]` tells which."""
+def phone_process(*args: str, timeout: float) -> Iterator[dict[str, Any]]:
+    """tests/clients/agent_phone.py with `args`; yields its report, filled when it has ended.
+    The block starts once the phone listens (after the registrar's answer, if it registers):
+    `report["registered"]` tells whether it did."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(AGENT_PHONE),
-            "--port",
-            str(port),
-            "--timeout",
-            str(timeout),
-            "--registrar",
-            f"sip:127.0.0.1:{server.sip_port}",
-            "--user",
-            username,
-            "--password",
-            password,
-            *args,
-        ],
+        [sys.executable, str(AGENT_PHONE), "--timeout", str(timeout), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,5 +85,81 @@ def registered_phone(
         report.update(json.loads(out))
     except json.JSONDecodeError:
         raise AssertionError(
-            f"agent phone failed ({process.returncode}): {first!r} {out!r} {err[-2000:]!r}"
+            f"phone failed ({process.returncode}): {first!r} {out!r} {err[-2000:]!r}"
         ) from None
+
+
+@contextmanager
+def registered_phone(
+    server: IvrProcess, port: int, username: str, password: str, *args: str, timeout: float = 60
+) -> Iterator[dict[str, Any]]:
+    """An agent's phone that registers to `server`, answers as `args` say and un-registers when
+    it exits (after `timeout`, or once its call ended)."""
+    with phone_process(
+        "--port", str(port), "--registrar", f"sip:127.0.0.1:{server.sip_port}",
+        "--user", username, "--password", password, *args, timeout=timeout,
+    ) as report:  # fmt: skip
+        yield report
+
+
+# The menu's service hours, edited as text (YAML 1.1 would read its confirm nodes' yes/no as
+# booleans): agents answer every day, all day, so the tests pass whenever they run.
+OPEN_ALL_DAY = {
+    r"^(  weekdays:).*?$": r"\1 [1, 2, 3, 4, 5, 6, 7]",
+    r"^(  summer:).*?$": r'\1 ["00:00-23:59"]',
+    r"^(  winter:).*?$": r'\1 ["00:00-23:59"]',
+}
+
+
+def queue_config(directory: Path, callback_gateway: str | None = None, **queue: object) -> Path:
+    """config/ivr.yaml for agents who register (no fixed `agents.target`), agents open all day
+    with no holidays, callers' audio recorded, and the `agents` queue's settings overridden."""
+    menu = (ROOT / "config" / "menus" / "12333.yaml").read_text(encoding="utf-8")
+    for pattern, always in OPEN_ALL_DAY.items():
+        menu = re.sub(pattern, always, menu, count=1, flags=re.MULTILINE)
+    for name, value in queue.items():
+        menu, found = re.subn(rf"^(    {name}:)\s*\S+", rf"\1 {value}", menu, count=1, flags=re.M)
+        assert found, f"no queue setting {name} in the menu file"
+    menu_file = directory / "12333.yaml"
+    menu_file.write_text(menu, encoding="utf-8")
+    prompts = ROOT / "config" / "menus" / "12333.prompts.yaml"
+    (directory / prompts.name).write_bytes(prompts.read_bytes())
+    no_holidays = directory / "holidays.yaml"
+    no_holidays.write_text("holidays: []\nworking_weekends: []\n", encoding="utf-8")
+    settings = yaml.safe_load((ROOT / "config" / "ivr.yaml").read_text(encoding="utf-8"))
+    settings.update(
+        call={**(settings.get("call") or {}), "record": True},
+        calendar={"file": str(no_holidays)},
+        agents={**settings["agents"], "target": None, "callback_gateway": callback_gateway},
+        menus={**(settings.get("menus") or {}), "file": str(menu_file)},
+    )
+    path = directory / "ivr.yaml"
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def start_caller(
+    server: IvrProcess,
+    steps: list[dict[str, object]],
+    *,
+    from_user: str,
+    record: Path | None = None,
+    timeout: float = 120.0,
+) -> subprocess.Popen[str]:
+    """A pjsua2 caller running `steps` (tests/clients/scripted_caller.py), started at once."""
+    command = [
+        sys.executable, str(CALLER), "--target", server.target, "--steps", json.dumps(steps),
+        "--timeout", str(timeout), "--from-user", from_user,
+        *(["--record", str(record)] if record else []),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def caller_report(process: subprocess.Popen[str], timeout: float = 180.0) -> dict[str, Any]:
+    out, err = process.communicate(timeout=timeout)
+    try:
+        report: dict[str, Any] = json.loads(out)
+    except json.JSONDecodeError:
+        failed = f"caller failed ({process.returncode}): {out!r} {err[-2000:]!r}"
+        raise AssertionError(failed) from None
+    return report

@@ -90,7 +90,7 @@
     }));
   }
 
-  function drawCallbacks(items) {
+  function drawCallbacks(items, canDial) {
     const body = $("callbacks").tBodies[0];
     if (!items.length) {
       const tr = document.createElement("tr");
@@ -102,6 +102,17 @@
     body.replaceChildren(...items.map((cb) => {
       const tr = document.createElement("tr");
       const done = document.createElement("td");
+      if (canDial && cb.state === "pending") {
+        const dial = document.createElement("button");
+        dial.textContent = "立即回电";
+        dial.className = "primary";
+        dial.addEventListener("click", async () => {
+          const result = await post("/agent/callbacks/" + cb.id + "/call", {});
+          say(result.ok ? "正在接通：请接听话机，接听后将呼叫来电者" : result.data.error, !result.ok);
+          refresh();
+        });
+        done.append(dial, " ");
+      }
       for (const [label, reached] of [["已回电", true], ["未接通", false]]) {
         const button = document.createElement("button");
         button.textContent = label;
@@ -126,7 +137,7 @@
       drawAgent(data.agent);
       drawPop(data.call, data.agent.state);
       drawQueues(data.queues);
-      drawCallbacks(data.callbacks);
+      drawCallbacks(data.callbacks, data.can_dial);
     } catch (e) {
       say("与服务器的连接中断，正在重试…", true);
     }
