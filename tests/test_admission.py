@@ -70,12 +70,20 @@ def test_settings_from_the_config_section():
     assert settings.max_calls == 50 and settings.invites_per_second == 5.0
     assert settings.trusted_sources == frozenset({"127.0.0.1"})
     assert AdmissionSettings.from_section({}) == AdmissionSettings()
+    tcp = AdmissionSettings.from_section({"tcp_per_source": 4, "tcp_message_timeout": 2}).tcp
+    assert (tcp.per_source, tcp.message_timeout, tcp.max_connections) == (4, 2.0, 1000)
 
 
 @pytest.mark.parametrize(
     "section",
-    [{"max_calls": 0}, {"invites_per_second": -1}, {"max_calls": "many"}, {"max_call": 5}],
-    ids=["zero-calls", "negative-rate", "not-a-number", "misspelt"],
+    [
+        {"max_calls": 0},
+        {"invites_per_second": -1},
+        {"max_calls": "many"},
+        {"max_call": 5},
+        {"tcp_idle_timeout": 0},
+    ],
+    ids=["zero-calls", "negative-rate", "not-a-number", "misspelt", "tcp-zero"],
 )
 def test_bad_settings_are_refused_with_the_setting_named(section):
     with pytest.raises(ConfigError, match="admission"):

@@ -12,10 +12,10 @@ TCP connections are named by their peer address: the agent addresses a response 
 request's source, which for TCP is the connection it came on. A request to a TCP peer with no
 connection opens one. A connection whose framing is lost (bad Content-Length) is closed.
 
-Limits (`TcpLimits`), so that connections cannot be hoarded: at most `max_connections`
-accepted connections and `per_source` from one address (more are closed as they are
-accepted); a connection that holds part of a message for `message_timeout` seconds (a
-slowloris client) or carries nothing for `idle_timeout` seconds while no call uses it is
+Limits (`ivr.sip.tcp_limits.TcpLimits`), so that connections cannot be hoarded: at most
+`max_connections` accepted connections and `per_source` from one address (more are closed as
+they are accepted); a connection that holds part of a message for `message_timeout` seconds
+(a slowloris client) or carries nothing for `idle_timeout` seconds while no call uses it is
 closed. UDP reads whole datagrams (65535 octets); the user agent refuses the oversized (513).
 """
 
@@ -25,7 +25,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from twisted.internet import defer, error, protocol
@@ -33,6 +32,7 @@ from twisted.internet.interfaces import IDelayedCall
 
 from ivr.sip.events import Event
 from ivr.sip.message import FramingError, StreamFramer
+from ivr.sip.tcp_limits import TcpLimits
 from ivr.sip.transaction import Outgoing
 from ivr.sip.useragent import UserAgent
 
@@ -42,14 +42,6 @@ Address = tuple[str, int]
 T = TypeVar("T")
 MAX_DATAGRAM = 65535  # Twisted's default (8192) cuts larger datagrams silently
 PORT_ATTEMPTS = 20  # port 0: how many OS-chosen UDP ports to try for a free TCP twin
-
-
-@dataclass(frozen=True)
-class TcpLimits:
-    max_connections: int = 1000
-    per_source: int = 20
-    message_timeout: float = 10.0  # seconds a started message may take to arrive whole
-    idle_timeout: float = 600.0  # seconds without an octet, on a connection no call uses
 
 
 class _Datagrams(protocol.DatagramProtocol):

@@ -14,7 +14,8 @@ from twisted.internet.selectreactor import SelectReactor
 
 from ivr.sip.events import Event
 from ivr.sip.parser import StreamFramer
-from ivr.sip.transport import SipTransport, TcpLimits
+from ivr.sip.tcp_limits import TcpLimits
+from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
 from tests.sip.sip_core_helpers import OFFER
 from tests.sip.test_transport_sip import HOST, AnsweringApp, Server, read_tcp, sip_request

@@ -580,4 +580,3 @@ def test_registrar_ua_passes_register_up_and_sends_the_answer_once() -> None:
     assert retransmitted.status == 401 and phone.events() == []
     ua.respond(event.handle, 200, 0.0)  # answered already: nothing more goes out
     assert ua.datagrams_to_send() == []
-
