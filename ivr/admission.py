@@ -5,9 +5,8 @@ Pure and clock-driven: `Admission(source, now)` is the user agent's admission ho
 503 that refuses it, before any transaction, call or RTP port exists. So a flood of INVITEs
 costs a dictionary lookup each, never a port, a prompt or a thread.
 
-TCP connections have their own limits (`ivr.sip.tcp_limits.TcpLimits`), read from the same
-config section as `tcp_max_connections`, `tcp_per_source`, `tcp_message_timeout` and
-`tcp_idle_timeout`.
+TCP connections have their own limits in the same config section, the `tcp_` keys, which
+`ivr.sip.tcp_limits.TcpLimits` reads.
 
 Rules, in order:
 1. `max_calls` calls are up (counted by the app): 503, Retry-After `retry_after`.
@@ -23,19 +22,12 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ivr.config import ConfigError
-from ivr.sip.tcp_limits import TcpLimits
 
 MAX_SOURCES = 10_000
-_TCP_KEYS: dict[str, type] = {
-    "max_connections": int,
-    "per_source": int,
-    "message_timeout": float,
-    "idle_timeout": float,
-}
 
 
 @dataclass(frozen=True)
@@ -43,9 +35,10 @@ class AdmissionSettings:
     max_calls: int = 600
     invites_per_second: float = 10.0
     invite_burst: int = 20
-    trusted_sources: frozenset[str] = frozenset()
+    # Loopback cannot be spoofed from outside (the kernel drops it on other interfaces); a
+    # Kamailio on the same machine sends every call from it.
+    trusted_sources: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     retry_after: int = 5
-    tcp: TcpLimits = field(default_factory=TcpLimits)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> AdmissionSettings:
@@ -57,8 +50,7 @@ class AdmissionSettings:
             "trusted_sources",
             "retry_after",
         }
-        known |= {f"tcp_{name}" for name in _TCP_KEYS}
-        unknown = set(section) - known
+        unknown = {key for key in section if not key.startswith("tcp_")} - known
         if unknown:
             raise ConfigError(f"admission: unknown setting(s) {', '.join(sorted(unknown))}")
         try:
@@ -66,14 +58,10 @@ class AdmissionSettings:
                 max_calls=int(section.get("max_calls", cls.max_calls)),
                 invites_per_second=float(section.get("invites_per_second", cls.invites_per_second)),
                 invite_burst=int(section.get("invite_burst", cls.invite_burst)),
-                trusted_sources=frozenset(str(s) for s in section.get("trusted_sources") or ()),
-                retry_after=int(section.get("retry_after", cls.retry_after)),
-                tcp=TcpLimits(
-                    **{
-                        name: kind(section.get(f"tcp_{name}", getattr(TcpLimits, name)))
-                        for name, kind in _TCP_KEYS.items()
-                    }
+                trusted_sources=frozenset(
+                    str(s) for s in section.get("trusted_sources", cls.trusted_sources) or ()
                 ),
+                retry_after=int(section.get("retry_after", cls.retry_after)),
             )
         except (TypeError, ValueError) as error:
             raise ConfigError(f"admission: {error}") from None
@@ -81,8 +69,6 @@ class AdmissionSettings:
             raise ConfigError("admission: max_calls, invite_burst and retry_after must be >= 1")
         if settings.invites_per_second <= 0:
             raise ConfigError("admission: invites_per_second must be above 0")
-        if min(getattr(settings.tcp, name) for name in _TCP_KEYS) <= 0:
-            raise ConfigError("admission: the tcp_ limits must be above 0")
         return settings
 
 

@@ -30,6 +30,7 @@ from ivr.actions.base import ActionRequest, ActionResult
 from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
+from ivr.admission import Admission, AdmissionSettings
 from ivr.agents.acd import Acd, Strategy
 from ivr.agents.callback_dial import DialPoller
 from ivr.agents.queueing import AgentSide, QueuedCaller, QueueDispatcher
@@ -44,7 +45,7 @@ from ivr.consoles import start_consoles
 from ivr.interfaces import DatagramHandler
 from ivr.media.frames import Frames
 from ivr.media.intake import AudioIntake
-from ivr.media.pacer import PacingClock
+from ivr.media.pacer import PacedStream, PacingClock
 from ivr.media.prompt_audio import PromptAudio, changed
 from ivr.media.prompt_catalog import PromptSettings
 from ivr.media.recorder import CallRecorder
@@ -58,6 +59,7 @@ from ivr.rtp.ports import PortsExhausted, RtpPortPool
 from ivr.rtp.transport import RtpEndpoint, RtpReceiver, listen_rtp
 from ivr.sip.commands import SipCommands
 from ivr.sip.events import CallHandle, Event, IncomingCall, RegisterReceived, RequestHandle
+from ivr.sip.tcp_limits import TcpLimits
 from ivr.sip.transport import SipTransport
 from ivr.sip.useragent import UserAgent
 from ivr.speech.events import SpeechEvent
@@ -126,7 +128,7 @@ class IvrApp:
         self.speech = SpeechService(speech_settings, self.asr_pool)
 
         self.ports = RtpPortPool(config.rtp.port_low, config.rtp.port_high)
-        self.pacer = PacingClock(reactor)
+        self.pacer = PacingClock(reactor, on_failure=self._stream_failed)
         self.inband = InbandDtmfBank()
         self.intake = AudioIntake(self.inband)  # callers' audio, decoded once per tick
         # Every tick, after its frames left: RTP read from every socket, its audio analysed,
@@ -135,13 +137,24 @@ class IvrApp:
         self.pacer.add_tick_hook(self.rtp_receiver.drain)
         self.pacer.add_tick_hook(self.intake.tick)
         self.pacer.add_tick_hook(self._detect_inband)
+        admission = config.section("admission")
+        self.admission = Admission(
+            AdmissionSettings.from_section(admission), active_calls=lambda: len(self.calls)
+        )
         self.ua = UserAgent(
             host=config.sip.advertised_host,
             port=config.sip.port,
             user_agent=config.sip.user_agent,
             registrar=True,
+            admission=self.admission,
         )
-        self.sip = SipTransport(self.ua, self._sip_event, reactor=reactor, clock=self.monotonic)
+        self.sip = SipTransport(
+            self.ua,
+            self._sip_event,
+            reactor=reactor,
+            clock=self.monotonic,
+            tcp_limits=TcpLimits.from_section(admission),
+        )
         self.signalling = SipCommands(self.sip)
         self.registration = Registration.build(
             RegistrarSettings.from_section(config.section("agents")),
@@ -440,6 +453,12 @@ class IvrApp:
             ),
             take_heard=self._take_heard,
         )
+
+    def _stream_failed(self, stream: PacedStream) -> None:
+        """A call's media could not be sent (the pacer dropped it, once): end the call."""
+        for call in list(self.calls.values()):
+            if call.started and call.stream is stream:
+                call.hang_up("media could not be sent")
 
     # --- periodic work ---------------------------------------------------------------------
 

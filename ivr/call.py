@@ -46,9 +46,9 @@ from ivr.sip.events import (
     Event,
     Reinvite,
 )
+from ivr.sip.identity import caller_identity
 from ivr.sip.offer_answer import NoAnswer, NotAcceptable, OfferAnswer, OfferPending
 from ivr.sip.sdp import MediaChoice
-from ivr.sip.uri import NameAddr
 from ivr.speech import events as speech
 from ivr.store.commit_guard import CommitGuard
 
@@ -170,15 +170,6 @@ class CallInfo:
     started_at: dt.datetime
 
 
-def caller_number(request: Request) -> str:
-    """The user part of From (`sip:13800138000@...` -> `13800138000`), or '' if none."""
-    try:
-        address = NameAddr.parse(request.headers.get("From") or "")
-    except ValueError:
-        return ""
-    return getattr(address.uri, "user", None) or ""
-
-
 class Call:
     # Set when the media is agreed (`_start`): the answer to an early offer, or the ACK's.
     codec: Codec
@@ -193,7 +184,7 @@ class Call:
         self.info = CallInfo(
             ref=f"c{next(_refs)}",
             call_id=handle.call_id,
-            caller=caller_number(request),
+            caller=caller_identity(request),
             callee=request.uri,
             started_at=process.wallclock(),
         )
@@ -365,8 +356,9 @@ class Call:
     def _digit(self, digit: str, source: Source, now: float) -> None:
         if self.ended or not self.started or not self.merger.accept(digit, source, now):
             return
-        # Keys typed into a collect may be an ID number or a PIN: never log those digits.
-        shown = "•" if self.run.node.kind is Kind.COLLECT and digit.isdigit() else digit
+        # A key is shown only where it picks a menu entry: anywhere else (typing an ID number
+        # or PIN, confirming, during an action, typed ahead into a prompt) it may be a secret.
+        shown = digit if self.run.node.kind is Kind.MENU else "•"
         self.log.info("key %s (%s)", shown, source)
         self.process.note_heard(f"按键 {shown}")
         if self.transfer is not None and self.transfer.key(digit):

@@ -7,6 +7,7 @@ import pytest
 from ivr import admission
 from ivr.admission import Admission, AdmissionSettings
 from ivr.config import ConfigError
+from ivr.sip.tcp_limits import TcpLimits
 
 PHONE = ("192.0.2.10", 5060)
 FLOODER = ("198.51.100.66", 5060)
@@ -70,8 +71,11 @@ def test_settings_from_the_config_section():
     assert settings.max_calls == 50 and settings.invites_per_second == 5.0
     assert settings.trusted_sources == frozenset({"127.0.0.1"})
     assert AdmissionSettings.from_section({}) == AdmissionSettings()
-    tcp = AdmissionSettings.from_section({"tcp_per_source": 4, "tcp_message_timeout": 2}).tcp
+    section = {"max_calls": 9, "tcp_per_source": 4, "tcp_message_timeout": 2}
+    assert AdmissionSettings.from_section(section).max_calls == 9
+    tcp = TcpLimits.from_section(section)
     assert (tcp.per_source, tcp.message_timeout, tcp.max_connections) == (4, 2.0, 1000)
+    assert isinstance(tcp.per_source, int)
 
 
 @pytest.mark.parametrize(
@@ -82,9 +86,20 @@ def test_settings_from_the_config_section():
         {"max_calls": "many"},
         {"max_call": 5},
         {"tcp_idle_timeout": 0},
+        {"tcp_idle": 5},
+        {"tcp_per_source": "a few"},
     ],
-    ids=["zero-calls", "negative-rate", "not-a-number", "misspelt", "tcp-zero"],
+    ids=[
+        "zero-calls",
+        "negative-rate",
+        "not-a-number",
+        "misspelt",
+        "tcp-zero",
+        "tcp-misspelt",
+        "tcp-not-a-number",
+    ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(section):
     with pytest.raises(ConfigError, match="admission"):
         AdmissionSettings.from_section(section)
+        TcpLimits.from_section(section)

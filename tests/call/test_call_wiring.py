@@ -7,6 +7,7 @@ in-band detector are the real ones; only sockets, threads and the reactor are re
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from twisted.python.failure import Failure
@@ -127,16 +128,24 @@ def test_the_same_press_over_two_sources_counts_once(process: FakeProcess) -> No
     assert process.played.count("sub_keys") == 1
 
 
-def test_keys_typed_into_a_collect_are_not_logged(
+def test_the_caller_is_known_only_by_a_dial_string(process: FakeProcess) -> None:
+    injected = "1%0D%0ACall-Info%3A%20%3Csip%3Ax%3E%3Banswer-after%3D0"
+    call = process.new_call(caller=injected)
+    assert call.info.caller == "10"
+
+
+def test_keys_are_logged_only_where_they_choose_a_menu_entry(
     process: FakeProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ivr.call")
     call, _ = answered(process)
     keys(process, call, "2")
+    assert "key 2 " in caplog.text  # a menu choice
     caplog.clear()
-    keys(process, call, VALID_ID_KEYS)
+    keys(process, call, VALID_ID_KEYS + "1")  # an ID number, its #, the confirmation's key
     logged = caplog.text
-    assert "key •" in logged and "key 1 " not in logged and "key #" in logged
+    assert "key •" in logged
+    assert not re.search(r"key [0-9*#] ", logged)
 
 
 # --- actions ----------------------------------------------------------------------------------
