@@ -1,22 +1,22 @@
-"""Flood drill: 100 yardstick calls stay clean while one source floods INVITEs and another
+"""Flood drill: the yardstick calls stay clean while one source floods INVITEs and another
 holds TCP connections open byte by byte (slowloris).
 
-Two runs of the same sipp load (bench/bench_sipp.py's yardstick call, LEVEL concurrent calls,
-2.5 x LEVEL calls in all), each against a fresh IVR (bench/ivr-bench.yaml), both with the IVR's
-RTP captured on loopback (dumpcap):
+Two runs of bench/bench_sipp.py's yardstick level (`keys` configuration, one IVR process,
+LEVEL concurrent callers streaming audio and keying `123#`, 2.5 x LEVEL calls in all), each
+against a fresh IVR, with the IVR's RTP towards the callers captured on loopback (dumpcap):
   1. unloaded;
   2. loaded: from the moment all LEVEL calls are up, for --seconds (30):
      - 127.0.0.2 sends --rate (2000) INVITEs a second over UDP, each a new call with SDP, and
        never ACKs what it is answered; every response is counted by status;
      - 127.0.0.3 opens --slow-connections (50) TCP connections and sends an INVITE into each
        one octet a second, reopening any connection the IVR closes.
-It prints, for each run: failed sipp calls, RTP send-interval error p50/p99 over every stream
-the IVR sent, and the IVR's resident memory (idle, peak, end); for the flood: INVITEs sent,
-responses by status, INVITEs that got no answer; for slowloris: connections opened, refused at
-once, cut off later and their longest life. The drill passes when the loaded run has no failed
-call and an RTP interval p99 within 2x the unloaded one.
+It prints, for each run: failed calls, RTP send-interval error p50/p99 over the callers'
+streams, and the IVR's resident memory (idle, peak); for the flood: INVITEs sent, responses by
+status, INVITEs that got no final answer; for slowloris: connections opened, refused at once,
+cut off later and their longest life. The drill passes when the loaded run has no failed call
+and an RTP interval p99 within 2x the unloaded one.
 
-Run as root (sipp's pcap playback uses a raw socket), loopback only, ~3.5 minutes:
+Run as root (sipp's pcap playback uses a raw socket), loopback only, ~2.5 minutes:
     python bench/flood_drill.py [--level 100] [--seconds 30] [--rate 2000]
 Needs sipp and dumpcap (apt-get install sip-tester tshark).
 """
@@ -28,9 +28,7 @@ import importlib.util
 import itertools
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("bench_sipp", ROOT / "bench" / "bench_sipp.py")
@@ -183,91 +182,69 @@ class Slowloris(threading.Thread):
         self.stats.longest = max(self.stats.longest, lived)
 
 
-@dataclass
-class Run:
-    failed: int
-    created: int
-    pacing: object
-    rss_idle: float
-    rss_peak: float
-    rss_end: float
-    flood: FloodStats | None
-    slow: SlowStats | None
+def run(
+    args: argparse.Namespace, work: Path, pcaps: tuple[Path, Path], loaded: bool
+) -> tuple[Any, FloodStats | None, SlowStats | None]:
+    """One level of the yardstick; when `loaded`, the flood and slowloris start once every
+    call is up (bench_sipp's run_level picks the SIP port: the drill watches which it took)."""
+    ports: list[int] = []
+    pick_port = yardstick.free_port
 
+    def watched_free_port() -> int:
+        port = pick_port()
+        ports.append(port)
+        return port
 
-def run(args: argparse.Namespace, work: Path, dtmf_pcap: Path, loaded: bool) -> Run:
-    work.mkdir(parents=True)
-    level = args.level
-    sip_port = yardstick.free_port()
-    total_calls = round(yardstick.CALLS_PER_LEVEL * level)
-    run_seconds = total_calls * yardstick.CALL_SECONDS / level + yardstick.CALL_SECONDS
-    ramp = yardstick.CALL_SECONDS + 2
-    ivr, _ = yardstick.start_ivr(work, sip_port, args.rtp_ports)
-    capture, pcap, _ = yardstick.start_capture(
-        work, "ivr-rtp", f"udp src portrange {args.rtp_ports}", 64
-    )
-    rss = yardstick.PeakRss(ivr.pid)
-    rss_idle = yardstick.rss_mb(ivr.pid)
-    rss.start()
-    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(yardstick.SCENARIO), "-s", "ivr"]
-    command += ["-key", "dtmf_pcap", str(dtmf_pcap)]
-    command += ["-set", "listen_ms", str(yardstick.LISTEN_MS)]
-    command += ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"]
-    command += ["-r", str(level), "-rp", str(round(yardstick.CALL_SECONDS * 1000))]
-    command += ["-l", str(level), "-m", str(total_calls), "-timeout", f"{round(run_seconds + 90)}s"]
-    command += ["-trace_stat", "-fd", "1", "-stf", "stat.csv"]
-    flood = slow = None
-    sipp = None
+    yardstick.free_port = watched_free_port
+    attackers: list[InviteFlood | Slowloris] = []
+
+    def attack() -> None:
+        sipp_started = work / "sipp.out"
+        while not sipp_started.exists():
+            time.sleep(0.1)
+        time.sleep(yardstick.CALL_SECONDS + 2)  # all calls up
+        target = ("127.0.0.1", ports[0])
+        attackers.extend(
+            [
+                InviteFlood(target, args.rate, args.seconds),
+                Slowloris(target, args.slow_connections, args.seconds),
+            ]
+        )
+        for attacker in attackers:
+            attacker.start()
+        for attacker in attackers:
+            attacker.join()
+
+    attacking = threading.Thread(target=attack, daemon=True)
+    if loaded:
+        attacking.start()
     try:
-        with (work / "sipp.out").open("w") as out:
-            sipp = subprocess.Popen(command, cwd=work, stdout=out, stderr=subprocess.STDOUT)
-            time.sleep(ramp)
-            if loaded:
-                target = ("127.0.0.1", sip_port)
-                flood = InviteFlood(target, args.rate, args.seconds)
-                slow = Slowloris(target, args.slow_connections, args.seconds)
-                flood.start()
-                slow.start()
-                flood.join()
-                slow.join()
-            sipp.wait(timeout=run_seconds + 180)
-        rss_end = yardstick.rss_mb(ivr.pid)
+        result = yardstick.run_level(args.level, "keys", "direct", args, work, pcaps, pcaps[0])
     finally:
-        if sipp is not None:
-            yardstick.stop(sipp, signal.SIGINT)
-        yardstick.stop(capture, signal.SIGINT)
-        yardstick.stop(ivr)
-        rss.stop()
-    result = yardstick.sipp_result(work / "stat.csv", work / "none")
-    return Run(
-        failed=result.failed,
-        created=result.created,
-        pacing=yardstick.pacing(yardstick.rtp_streams(pcap)),
-        rss_idle=rss_idle,
-        rss_peak=rss.peak,
-        rss_end=rss_end,
-        flood=flood.stats if flood else None,
-        slow=slow.stats if slow else None,
-    )
+        yardstick.free_port = pick_port
+    if loaded:
+        attacking.join()
+    flood = next((a.stats for a in attackers if isinstance(a, InviteFlood)), None)
+    slow = next((a.stats for a in attackers if isinstance(a, Slowloris)), None)
+    return result, flood, slow
 
 
-def report(name: str, result: Run) -> None:
+def report(name: str, result: Any, flood: FloodStats | None, slow: SlowStats | None) -> None:
     p = result.pacing
     print(
-        f"{name}: sipp calls {result.created}, failed {result.failed}; RTP interval error "
-        f"p50 {p.p50_ms:.2f} ms, p99 {p.p99_ms:.2f} ms, max {p.max_ms:.1f} ms over "
-        f"{p.streams} streams; RSS idle {result.rss_idle:.0f} MB, peak {result.rss_peak:.0f} MB, "
-        f"end {result.rss_end:.0f} MB"
+        f"{name}: {result.sipp.created} calls, {result.failed} failed, peak "
+        f"{result.sipp.peak_concurrent} at once; RTP interval error p50 {p.p50_ms:.2f} ms, "
+        f"p99 {p.p99_ms:.2f} ms, max {p.max_ms:.1f} ms over {p.streams} streams; IVR CPU "
+        f"{result.ivr_cpu_pct:.0f}%; RSS idle {result.rss_idle_mb:.0f} MB, peak "
+        f"{result.rss_peak_mb:.0f} MB"
     )
-    if result.flood:
-        f = result.flood
-        by_status = ", ".join(f"{s}: {n:,}" for s, n in sorted(f.statuses.items()))
-        print(f"  flood: {f.sent:,} INVITEs sent; responses {by_status}; "
-              f"{f.unanswered():,} got no final answer")  # fmt: skip
-    if result.slow:
-        s = result.slow
-        print(f"  slowloris: {s.opened} connections opened, {s.refused} refused at once, "
-              f"{s.cut_off} cut off later, longest lived {s.longest:.0f} s")  # fmt: skip
+    if flood:
+        by_status = ", ".join(f"{s}: {n:,}" for s, n in sorted(flood.statuses.items()))
+        print(f"  flood: {flood.sent:,} INVITEs sent; responses {by_status}; "
+              f"{flood.unanswered():,} got no final answer")  # fmt: skip
+    if slow:
+        print(f"  slowloris: {slow.opened} connections opened, {slow.refused} refused at once, "
+              f"{slow.cut_off} cut off later, longest lived {slow.longest:.0f} s")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -276,26 +253,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="flood duration")
     parser.add_argument("--rate", type=int, default=2000, help="flood INVITEs per second")
     parser.add_argument("--slow-connections", type=int, default=50)
-    parser.add_argument("--rtp-ports", default="61000-64999", help="IVR RTP range (captured)")
+    parser.add_argument("--rtp-ports", default="20000-29999", help="IVR RTP range (captured)")
     parser.add_argument("--keep", action="store_true", help="keep captures and logs")
     args = parser.parse_args(argv)
+    args.nodes, args.talk_share, args.profile = 1, 1.0, 0  # what run_level reads besides
     if os.geteuid() != 0:
         parser.error("run as root: sipp's play_pcap_audio sends through a raw socket")
     for tool in ("sipp", "dumpcap"):
         if yardstick.find_tool(tool) is None:
             parser.error(f"{tool} is not installed (apt-get install sip-tester tshark)")
     work = Path(tempfile.mkdtemp(prefix="flood_drill-"))
-    dtmf_pcap = work / "dtmf_123hash.pcap"
-    subprocess.run(
-        [sys.executable, str(yardstick.PCAP_TOOL), "--digits", "123#", "--pt", "101",
-         "-o", str(dtmf_pcap)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    unloaded = run(args, work / "unloaded", dtmf_pcap, loaded=False)
-    report("unloaded", unloaded)
-    loaded = run(args, work / "loaded", dtmf_pcap, loaded=True)
-    report("loaded  ", loaded)
+    pcaps = yardstick.caller_pcaps(work, "123#")
+    unloaded, _, _ = run(args, work / "unloaded", pcaps, loaded=False)
+    report("unloaded", unloaded, None, None)
+    loaded, flood, slow = run(args, work / "loaded", pcaps, loaded=True)
+    report("loaded  ", loaded, flood, slow)
     limit = 2 * unloaded.pacing.p99_ms
     clean = loaded.failed == 0 and loaded.pacing.p99_ms <= limit
     print(

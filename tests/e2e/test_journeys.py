@@ -262,7 +262,8 @@ def test_seeds_loss_path_reads_the_id_back_and_reports_the_loss(
     read_back = heard_readout(
         placed.heard, "confirm_id_number", "id_number", id_number=WU_XIA.id_number
     )
-    confirmed = placed.time_of("key 1", nth=2) - placed.time_of("play confirm_id_number")
+    # the confirming 1 is the last key; keys outside menu choices are logged as •
+    confirmed = placed.time_of("key •", nth=-1) - placed.time_of("play confirm_id_number")
     assert confirmed > CONFIRM_TIME, "1 was pressed before the read-back ended"
     assert placed.events("action") == ["temporary_loss -> reported"]
 
