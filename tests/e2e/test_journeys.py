@@ -466,6 +466,7 @@ def test_the_log_never_holds_a_full_id_number_or_pin(
         assert id_number not in log and id_number[:17] not in log, mask_id_number(id_number)
     for pin in ("802461", "123456", "904718", NEW_PIN):
         assert pin not in log
-    # Keys typed into a number are logged as dots; menu keys as themselves.
+    # Menu keys are logged as themselves; every other key (the ID number, its X as *) as a dot.
     keys = calls["loss"].events("key")
-    assert keys[3:21] == ["• (rfc4733)"] * 17 + ["* (rfc4733)"], keys
+    assert keys[:3] == ["1 (rfc4733)", "1 (rfc4733)", "2 (rfc4733)"], keys
+    assert keys[3:21] == ["• (rfc4733)"] * 18, keys
