@@ -14,7 +14,12 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = ("e2e", "web", "faults")
-HEARD_AUDIO = ("test_journeys.py", "test_sip_calls.py", "test_speech_transfer.py")
+HEARD_AUDIO = (
+    "test_journeys.py",
+    "test_sip_calls.py",
+    "test_speech_transfer.py",
+    "test_agent_queue.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
