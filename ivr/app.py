@@ -321,9 +321,10 @@ class IvrApp:
     def start_transfer(self, call: Call, command: menu.Transfer) -> TransferLeg | None:
         target = self.agent_settings.target
         if target is None:  # the agents' queue: every node's callers, every registered agent
+            tree = call.run.tree
             queued = QueuedCaller(
-                self, self.queue_dispatcher, call, call.run.tree.queue(command.queue),
-                command.context,
+                self, self.queue_dispatcher, call, tree.queue(command.queue), command.context,
+                tree.queues,
             )  # fmt: skip
             queued.start()
             return queued

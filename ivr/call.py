@@ -528,6 +528,25 @@ class Call:
             self.transfer = None
         self._feed(menu.TransferEnded(outcome))  # type: ignore[arg-type]
 
+    def referred(self, target: str) -> None:
+        """The agent transferred the call (REFER) back into the IVR: its leg ends and the menu
+        goes on where the caller was (here the agent's phone is the fixed `agents.target`)."""
+        self.log.info("the agent transferred the call to %s: back to the menu", target)
+        leg, self.transfer = self.transfer, None
+        if leg is not None:
+            leg.hang_up()
+        self.unbridge()
+        self.transfer_ended("left")
+
+    def unbridge(self) -> None:
+        """Back from an agent to the IVR: our prompts and the caller's keys and speech again."""
+        if self._bridged:
+            self._bridged = False
+            if not self.held:
+                self.process.pacer.register(self.stream)
+            if self.listener is not None:
+                self.listener.set_active(True)
+
     def agent_audio(self, payload: bytes) -> None:
         """A frame from the bridged agent, relayed to the caller as it arrives."""
         assert self.rtp is not None

@@ -120,6 +120,10 @@ class _Side:
     def hang_up(self, reason: str) -> None:
         self.bridge.end(f"{self.which} hung up")
 
+    def referred(self, target: str) -> None:
+        """A callback is not transferred: the agent calls the caller back from the queue."""
+        self.bridge.log.info("transfer to %s refused on a callback", target)
+
 
 class CallbackBridge:
     def __init__(self, services: DialServices, job: DialJob, agent_contact: str, gateway: str):

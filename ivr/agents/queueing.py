@@ -73,6 +73,7 @@ class QueueCall(Protocol):
     def transfer_ended(self, outcome: str) -> None: ...
     def agent_audio(self, payload: bytes) -> None: ...
     def hang_up(self, reason: str) -> None: ...
+    def unbridge(self) -> None: ...
 
 
 class AgentSide(Protocol):
@@ -90,6 +91,7 @@ class AgentSide(Protocol):
     def transfer_ended(self, outcome: str) -> None: ...
     def agent_audio(self, payload: bytes) -> None: ...
     def hang_up(self, reason: str) -> None: ...
+    def referred(self, target: str) -> None: ...
 
 
 class Leg(Protocol):
@@ -141,22 +143,26 @@ class QueuedCaller:
         call: QueueCall,
         spec: QueueSpec,
         context: Mapping[str, Any],
+        queues: Mapping[str, QueueSpec] | None = None,
     ) -> None:
+        """`queues`: where an agent may transfer the caller (the call's menu's queues)."""
         self.services = services
         self.dispatcher = dispatcher
         self.call = call
         self.spec = spec
+        self.queues = dict(queues or {})
         self.context = dict(context)
-        now = services.epoch()
-        self.wait = queue_wait.QueueWait(
-            queue_wait.QueueSettings(spec.announce_every, spec.max_wait), call.caller, now
-        )
+        self.wait = self._wait_for(spec)
         self.legs: dict[str, Leg] = {}  # agent -> its ringing (or bridged) leg
         self.agent: str | None = None  # the agent bridged to
         self.left = False  # out of the queue by its own choice (menu, callback)
         self.closed = False
         self._ringing_heard = False
         self._timer: IDelayedCall | None = None
+
+    def _wait_for(self, spec: QueueSpec) -> queue_wait.QueueWait:
+        settings = queue_wait.QueueSettings(spec.announce_every, spec.max_wait)
+        return queue_wait.QueueWait(settings, self.call.caller, self.services.epoch())
 
     # --- entering -------------------------------------------------------------------------
 
@@ -214,14 +220,7 @@ class QueuedCaller:
         self.legs.clear()
         now = self.services.epoch()
         if agent is not None:
-
-            def complete() -> float | None:
-                return acd.complete(call_id, agent, now, self.spec.wrap_up)
-
-            def completed(talk: float | None) -> None:
-                self._write(QueueEvent(_utc(now), queue, call_id, "complete", agent, talk_s=talk))
-
-            self._blocking(complete, completed, "queue completion")
+            self._complete(agent, "complete")
         elif not self.left:
 
             def abandoned(left: Any) -> None:
@@ -233,6 +232,46 @@ class QueuedCaller:
                     self._write(event)
 
             self._blocking(lambda: acd.leave(call_id, now), abandoned, "queue leave")
+
+    def _complete(self, agent: str, event: str, detail: str | None = None) -> None:
+        """The agent's part of the call is over: wrap-up, then the next caller."""
+        acd, call_id, queue = self.services.acd, self.call.call_id, self.spec.name
+        now, wrap_up = self.services.epoch(), self.spec.wrap_up
+
+        def complete() -> float | None:
+            return acd.complete(call_id, agent, now, wrap_up)
+
+        def completed(talk: float | None) -> None:
+            self._write(
+                QueueEvent(_utc(now), queue, call_id, event, agent, talk_s=talk, detail=detail)
+            )
+
+        self._blocking(complete, completed, "queue completion")
+
+    def _referred(self, agent: str, target: str) -> None:
+        """The bridged agent transferred the caller (REFER): to another queue when the
+        target's user part names one (sip:医保@...), otherwise back into the menu."""
+        if self.closed or agent != self.agent:
+            return
+        self.agent = None
+        leg = self.legs.pop(agent, None)
+        if leg is not None:
+            leg.hang_up()
+        user = target.partition(":")[2].partition("@")[0]
+        self._complete(agent, "transfer", target)
+        self.call.unbridge()
+        spec = self.queues.get(user)
+        if spec is None:
+            self.call.log.info("agent %s transferred the caller back to the menu", agent)
+            self.closed = True
+            self._cancel_timer()
+            self.dispatcher.forget(self)
+            self.call.transfer_ended("left")
+            return
+        self.call.log.info("agent %s transferred the caller to queue %s", agent, spec.name)
+        self.spec = spec
+        self.wait = self._wait_for(spec)
+        self.start()
 
     # --- the caller's side (queue_wait commands) -----------------------------------------
 
@@ -462,6 +501,9 @@ class _AgentSide:
 
     def hang_up(self, reason: str) -> None:
         self.queued.call.hang_up(reason)
+
+    def referred(self, target: str) -> None:
+        self.queued._referred(self.agent, target)
 
 
 class QueueDispatcher:

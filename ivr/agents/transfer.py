@@ -28,7 +28,14 @@ from ivr.logs import CallLog
 from ivr.media.frames import Frames, encode_frames
 from ivr.rtp.g711 import SAMPLE_RATE, Codec, codec_named
 from ivr.rtp.session import RtpSession
-from ivr.sip.events import CallEnded, CallHandle, Event, OutgoingAnswered, OutgoingFailed
+from ivr.sip.events import (
+    CallEnded,
+    CallHandle,
+    Event,
+    OutgoingAnswered,
+    OutgoingFailed,
+    Referred,
+)
 from ivr.sip.sdp import NoCommonCodec, build_offer, parse_answer
 
 if TYPE_CHECKING:
@@ -54,6 +61,9 @@ class CallerSide(Protocol):
     def transfer_ended(self, outcome: str) -> None: ...
     def agent_audio(self, payload: bytes) -> None: ...
     def hang_up(self, reason: str) -> None: ...
+    def referred(self, target: str) -> None:
+        """The bridged agent transferred the call (REFER) to `target`."""
+        ...
 
 
 class LegServices(Protocol):
@@ -150,6 +160,8 @@ class AgentLeg:
             return  # the end of a leg we hung up ourselves: whoever did it has settled it
         if isinstance(event, OutgoingAnswered):
             self._answered(event.sdp)
+        elif isinstance(event, Referred) and self.answered:
+            self.call.referred(event.target)
         elif isinstance(event, OutgoingFailed):
             self.call.log.info("agent did not take the call: %d %s", event.status, event.reason)
             self._close()

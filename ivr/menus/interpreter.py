@@ -15,7 +15,8 @@ call started on; a newer version going live never touches it) and in one `State`
     ACTING        an action runs on the worker pool; a deadline guards against no answer
     TRANSFERRING  the agent queue has the call
     NOTICE        "agents are closed / busy" plays, then the caller returns to a menu
-    ENDED         hung up or answered by an agent
+    BRIDGED       an agent talks with the caller; the agent may transfer the call back here
+    ENDED         hung up
 
 Time comes in as `now` (monotonic seconds) for deadlines and `wallclock()` (aware datetime) for
 service hours and ID birth dates; the call arms one timer at `next_deadline()`.
@@ -76,6 +77,7 @@ class State(Enum):
     ACTING = auto()
     TRANSFERRING = auto()
     NOTICE = auto()
+    BRIDGED = auto()
     ENDED = auto()
 
 
@@ -140,7 +142,9 @@ class MenuRun:
 
     @property
     def ended(self) -> bool:
-        return self.state is State.ENDED
+        """Nothing more for the menu to do: hung up, or with an agent (until the agent
+        transfers the call back into the IVR)."""
+        return self.state in (State.ENDED, State.BRIDGED)
 
     @property
     def variables(self) -> Mapping[str, Any]:
@@ -381,7 +385,7 @@ class MenuRun:
         node = self.node
         assert isinstance(node, TransferNode)
         if event.outcome == "answered":
-            self.state = State.ENDED
+            self.state = State.BRIDGED
         elif event.outcome == "no_answer":
             self._notice(node.busy_prompt, node.no_answer, {})
         elif event.outcome == "left":
@@ -513,5 +517,6 @@ _TRANSITIONS: dict[tuple[Kind, State, type], Callable[[MenuRun, Any, float], Non
     # transfer: "please hold", queue, and if nobody can take the call, say so and go back
     (Kind.TRANSFER, State.ANNOUNCING, PromptFinished): MenuRun._start_transfer,
     (Kind.TRANSFER, State.TRANSFERRING, TransferEnded): MenuRun._transfer_ended,
+    (Kind.TRANSFER, State.BRIDGED, TransferEnded): MenuRun._transfer_ended,
     (Kind.TRANSFER, State.NOTICE, PromptFinished): MenuRun._leave_notice,
 }

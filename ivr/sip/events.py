@@ -64,6 +64,16 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class Referred:
+    """The peer asked, with REFER inside the call, that the call go to `target` (a blind
+    transfer, RFC 3515). The UA has answered 202 and reported the transfer done (NOTIFY 200):
+    the call layer moves the caller, and ends this dialog."""
+
+    call: CallHandle
+    target: str
+
+
+@dataclass(frozen=True)
 class DtmfInfo:
     """A key press sent as SIP INFO (application/dtmf-relay or application/dtmf)."""
 
@@ -129,6 +139,7 @@ Event = (
     | CallCancelled
     | CallEnded
     | DtmfInfo
+    | Referred
     | Reinvite
     | OutgoingRinging
     | OutgoingAnswered

@@ -58,6 +58,7 @@ from ivr.sip.events import (
     OutgoingAnswered,
     OutgoingFailed,
     OutgoingRinging,
+    Referred,
     RegisterReceived,
     Reinvite,
     RequestHandle,
@@ -79,7 +80,7 @@ from ivr.sip.transaction import (
     invite_key,
     server_key,
 )
-from ivr.sip.uri import SipUri, Via
+from ivr.sip.uri import NameAddr, SipUri, Via
 from ivr.sip.validation import check_request
 
 __all__ = ["CallStateError", "Outgoing", "UserAgent"]
@@ -89,6 +90,7 @@ log = logging.getLogger("ivr.sip")
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf"
 SDP = "application/sdp"
+SIPFRAG = "message/sipfrag;version=2.0"
 DTMF_RELAY = "application/dtmf-relay"  # Signal=5\r\nDuration=160 (pjsip, linphone, sipp)
 DTMF_TYPES = (DTMF_RELAY, "application/dtmf")
 # Methods we know and refuse with 405 (the IVR is no registrar, presence or messaging server).
@@ -493,6 +495,8 @@ class UserAgent:
         method = request.method
         if method == "REGISTER" and self.registrar:
             return check_request(request, to_tag=request.to_tag or new_tag())
+        if method == "REFER" and request.to_tag is not None:  # a transfer inside a call
+            return check_request(request, to_tag=request.to_tag)
         if method in NOT_ALLOWED or method not in ALLOW.split(", "):
             response = make_response(
                 request, 405 if method in NOT_ALLOWED else 501, to_tag=new_tag()
@@ -577,8 +581,29 @@ class UserAgent:
             self._receive_reinvite(call, tx, now)
         elif method == "INFO":
             self._receive_info(call, tx, now)
+        elif method == "REFER":
+            self._receive_refer(call, tx, now)
         else:  # OPTIONS inside the dialog: a keep-alive
             self._reply(tx, 200, now)
+
+    def _receive_refer(self, call: _Call, tx: ServerTransaction, now: float) -> None:
+        """RFC 3515 blind transfer: 202, the target to the call layer, then at once the NOTIFY
+        that ends the implicit subscription with "200 OK" (the IVR moves the caller itself)."""
+        try:
+            target = NameAddr.parse(tx.request.headers.get("Refer-To") or "").uri
+        except ValueError:
+            self._reply(tx, 400, now, "Bad Request (no usable Refer-To)")
+            return
+        if call.phase is not P.CONFIRMED or call.dialog is None:
+            self._reply(tx, 603, now)
+            return
+        self._reply(tx, 202, now)
+        self._events.append(Referred(call.handle, str(target)))
+        notify = call.dialog.new_request("NOTIFY", b"SIP/2.0 200 OK\r\n", SIPFRAG)
+        notify.headers.add("Event", "refer")
+        notify.headers.add("Subscription-State", "terminated;reason=noresource")
+        self._start_client(call, notify, now)
+        log.info("call %s: REFER to %s", call.handle.call_id, target)
 
     def _receive_bye(self, call: _Call, tx: ServerTransaction, now: float) -> None:
         self._reply(tx, 200, now)

@@ -40,6 +40,7 @@ class FakeCall:
         self.outcomes: list[str] = []
         self.hung_up: list[str] = []
         self.heard_from_agent: list[bytes] = []
+        self.unbridged = 0
 
     def play(self, frames: Frames, token: Hashable) -> None:
         self.played.append(token)
@@ -52,6 +53,9 @@ class FakeCall:
 
     def hang_up(self, reason: str) -> None:
         self.hung_up.append(reason)
+
+    def unbridge(self) -> None:
+        self.unbridged += 1
 
 
 class FakeLeg:
@@ -263,3 +267,49 @@ def test_an_offer_for_a_caller_who_left_gives_the_agent_back(process: Process) -
     assert process.legs[0].hung_up
     assert process.acd.agent("1001").state is AgentState.AVAILABLE
     assert [e for e, _ in events(process, call)] == ["enter", "offer", "abandon"]
+
+
+def bridged(process: Process, queues: dict[str, QueueSpec]) -> tuple[FakeCall, QueuedCaller]:
+    staff(process, "1001")
+    dispatcher = dispatcher_for(process)
+    call = FakeCall(f"call-{next(_ids)}")
+    caller = QueuedCaller(process, dispatcher, call, SPEC, {}, queues)
+    caller.start()
+    process.clock.advance(0.25)
+    process.legs[-1].side.transfer_ended("answered")
+    assert caller.agent == "1001"
+    return call, caller
+
+
+def test_agent_transfers_the_caller_back_into_the_menu(process: Process) -> None:
+    call, caller = bridged(process, {})
+    leg = process.legs[-1]
+    process.clock.advance(30)
+    leg.side.referred("sip:ivr@127.0.0.1:5060")
+    assert leg.hung_up and call.unbridged == 1 and call.outcomes == ["answered", "left"]
+    transfer = events_of_call(process.database, call.call_id)[-1]
+    assert (transfer.event, transfer.agent, transfer.detail) == (
+        "transfer", "1001", "sip:ivr@127.0.0.1:5060",
+    )  # fmt: skip
+    assert transfer.talk_s == pytest.approx(30, abs=0.5)
+    assert process.acd.agent("1001").state is AgentState.WRAP_UP
+    caller.hang_up()  # the call ends later in the menu: nothing more for the queue
+    assert [e for e, _ in events(process, call)][-1] == "transfer"
+
+
+def test_agent_transfers_the_caller_to_another_queue(process: Process) -> None:
+    medical = QueueSpec("医保", ring_timeout=20)
+    call, caller = bridged(process, {"医保": medical})
+    process.acd.set_state("2001", AgentState.AVAILABLE, T0, queues=("医保",))
+    binding = Binding("sip:2001@127.0.0.1:5090", T0 + 3600, "r", 1, "x", "udp")
+    process.registrar_store.update("2001", T0, lambda _: {"k": binding})
+    process.legs[-1].side.referred("sip:医保@127.0.0.1:5060")
+    assert caller.spec is medical and call.unbridged == 1
+    assert call.played[-1] == ("queue", 1)  # the new queue's position announcement
+    process.clock.advance(0.25)
+    assert process.legs[-1].contact == "sip:2001@127.0.0.1:5090"
+    process.legs[-1].side.transfer_ended("answered")
+    assert caller.agent == "2001" and call.outcomes == ["answered", "answered"]
+    story = [(e.queue, e.event) for e in events_of_call(process.database, call.call_id)]
+    assert story[-4:] == [("社保卡", "transfer"), ("医保", "enter"), ("医保", "offer"),
+                          ("医保", "connect")]  # fmt: skip

@@ -12,7 +12,7 @@ from ivr.agents.transfer import AgentLeg
 from ivr.call import Call
 from ivr.rtp.g711 import PCMA
 from ivr.rtp.packet import RtpPacket
-from ivr.sip.events import CallEnded, DtmfInfo, OutgoingAnswered, OutgoingFailed
+from ivr.sip.events import CallEnded, DtmfInfo, OutgoingAnswered, OutgoingFailed, Referred
 from ivr.sip.sdp import negotiate
 from tests.call.fakes import AGENT, PHONE, PROMPT_FRAMES, FakePort, FakeProcess, Phone, sdp
 
@@ -66,6 +66,18 @@ def test_answered_agent_is_bridged_both_ways(process: FakeProcess) -> None:
     agent_port.deliver(agent_packet, AGENT, process.monotonic())
     assert caller_port.sent[-1][1] == PHONE
     assert RtpPacket.parse(caller_port.sent[-1][0]).payload_type == 0  # back to PCMU
+
+
+def test_agent_transferring_back_to_the_ivr_resumes_the_menu(process: FakeProcess) -> None:
+    call, caller_port, leg, agent_port = ringing(process)
+    process.sip(OutgoingAnswered(leg.handle, sdp(AGENT[1], "0 101")))
+    process.sip(Referred(leg.handle, "sip:ivr@127.0.0.1:5060"))
+    assert process.signalling.last("hang_up") == ("hang_up", leg.handle)  # BYE to the agent
+    assert call.transfer is None and agent_port.closed and not call.run.ended
+    assert process.played[-1] == "main_keys"  # the menu the caller was in, prompting again
+    before = len(caller_port.sent)
+    process.run(0.5)
+    assert len(caller_port.sent) > before  # our prompts flow to the caller again
 
 
 def test_refused_transfer_apologizes_and_returns_to_the_menu(process: FakeProcess) -> None:

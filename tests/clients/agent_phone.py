@@ -5,7 +5,8 @@ It waits for the IVR's transfer INVITE on `--port`, rings (180), and answers aft
 `--answer-after` seconds (never with `--never-answer`). Once answered it records what it hears
 and plays `--play` (the agent's greeting) into the first call; it stays until the far end hangs
 up or `--timeout` passes. `--calls N` takes N calls one after the other; `--hangup-after S` ends
-each answered call from the agent's side after S seconds of talk.
+each answered call from the agent's side after S seconds of talk; `--refer-to URI` transfers it
+there (REFER) after `--refer-after` seconds.
 
     python agent_phone.py --port 5070 --record agent_heard.wav --play hello.wav --timeout 60
     python agent_phone.py --port 5070 --registrar sip:127.0.0.1:5060 --user 1001 --password s
@@ -128,6 +129,15 @@ class AgentPhone:
                     self.start_media(call.audio)
             talk = now - entry.get("answered_at", now)
             if (
+                self.args.refer_to
+                and call.audio is not None
+                and not entry.get("referred")
+                and (talk >= self.args.refer_after)
+            ):
+                self.note(f"transfers the call to {self.args.refer_to}")
+                call.xfer(self.args.refer_to, pj.CallOpParam(True))
+                entry["referred"] = True
+            if (
                 self.args.hangup_after
                 and call.audio is not None
                 and not entry["hung_up"]
@@ -221,6 +231,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--calls", type=int, default=1, help="calls to take one after another")
     parser.add_argument("--hangup-after", type=float, default=0, help="talk seconds, then BYE")
+    parser.add_argument("--refer-to", help="blind-transfer each answered call there (REFER)")
+    parser.add_argument("--refer-after", type=float, default=3.0, help="talk seconds before")
     parser.add_argument("--registrar", help="register there first, e.g. sip:127.0.0.1:5060")
     parser.add_argument("--user", default="agent", help="the agent's user name (and AOR user)")
     parser.add_argument("--password", default="", help="the agent's SIP password")

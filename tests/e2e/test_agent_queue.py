@@ -259,3 +259,44 @@ def test_call_back_now_rings_the_agent_then_bridges_the_caller(
         db.dispose()
     assert rows == []  # done: off the list
     assert [(e.event, e.agent, e.detail) for e in done] == [("callback_done", "1003", "answered")]
+
+
+def test_agent_transfers_the_caller_back_into_the_menu(queue_ivr: IvrProcess) -> None:
+    """The agent's softphone transfers the call (REFER) to the IVR itself: the caller is back in
+    the menu it came from, hearing its prompts, and can go on keying."""
+    server = queue_ivr
+    add_agent(server, "1004", PASSWORD)
+    since = len(server.log())
+    back_to_ivr = f"sip:ivr@127.0.0.1:{server.sip_port}"
+    with registered_phone(
+        server, free_port(), "1004", PASSWORD, "--answer-after", "1", "--refer-to", back_to_ivr,
+        "--refer-after", "3", timeout=40,
+    ) as agent:  # fmt: skip
+        for other in ("1001", "1002", "1003"):  # only 1004 takes this call
+            client = ConsoleClient(web_url(server))
+            client.login(other)
+            client.get("/agent")
+            client.post("/agent/state", json_body={"state": "logged_out"})
+        available(server, "1004")
+        caller = start_caller(
+            server, [{"at": 2.0, "dtmf": "0"}, {"at": 30.0, "hangup": True}],
+            from_user="13800138009", timeout=40,
+        )  # fmt: skip
+        report = caller_report(caller)
+    assert report.get("connected") and not report.get("far_end_hung_up"), report
+    assert agent["answered"], agent
+    log = server.log()[since:]
+    assert "agent 1004 transferred the caller back to the menu" in log, log[-3000:]
+    after = log[log.index("transferred the caller back to the menu") :]
+    assert "play main_keys" in after or "play main_menu" in after, after[:2000]
+    db = open_store(server)
+    try:
+        with db.reading() as session:
+            (transfer,) = session.scalars(
+                select(QueueLogEntry).where(
+                    QueueLogEntry.event == "transfer", QueueLogEntry.agent == "1004"
+                )
+            )
+    finally:
+        db.dispose()
+    assert transfer.detail == back_to_ivr

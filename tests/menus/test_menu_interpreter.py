@@ -362,6 +362,17 @@ def test_no_agent_answering_is_said_and_the_caller_returns_to_the_menu(call: Fak
     at_node(call, "sub")
 
 
+def test_an_agent_may_hand_the_caller_back_to_the_menu(call: FakeCall) -> None:
+    call.press("1")
+    call.press("0")
+    call.finish_prompt()
+    call.send(TransferEnded("answered"))
+    assert call.run.ended and call.press("2") == []  # with the agent: keys are not the menu's
+    call.send(TransferEnded("left"))
+    assert not call.run.ended
+    at_node(call, "sub")
+
+
 def test_leaving_the_queue_returns_to_the_menu_without_an_apology(call: FakeCall) -> None:
     call.press("1")
     call.press("0")

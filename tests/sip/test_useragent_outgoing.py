@@ -9,6 +9,7 @@ from ivr.sip.events import (
     OutgoingAnswered,
     OutgoingFailed,
     OutgoingRinging,
+    Referred,
 )
 from ivr.sip.message import Request, parse_message
 from ivr.sip.transaction import T1, Outgoing
@@ -194,3 +195,38 @@ def test_a_from_user_with_line_breaks_stays_inside_the_from_uri(ua: UserAgent) -
 def test_extra_header_values_cannot_break_lines(ua: UserAgent) -> None:
     with pytest.raises(ValueError):
         ua.invite(AGENT, OFFER, now=0.0, headers={"X-IVR-Case": "42\r\nCall-Info: x"})
+
+
+def test_refer_from_the_agent_is_accepted_reported_and_notified_done(ua: UserAgent) -> None:
+    call, invite, _ = place_call(ua)
+    ua.receive(response_to(invite, 200, body=ANSWER), PEER, "udp", 1.0)
+    ua.datagrams_to_send()
+    events(ua)
+    refer = request(
+        "REFER", call_id=call.call_id, from_tag="far-tag", to_tag=call.local_tag, cseq=2,
+        branch="z9hG4bK-agent-refer", extra=("Refer-To: <sip:ivr@192.0.2.1:5060>",),
+    )  # fmt: skip
+    ua.receive(refer, PEER, "udp", 9.0)
+    sent = ua.datagrams_to_send()
+    assert statuses(sent) == [202]
+    (notify,) = [parse_message(item.data) for item in sent if item.data.startswith(b"NOTIFY")]
+    assert isinstance(notify, Request)
+    assert notify.headers.get("Event") == "refer" and notify.body == b"SIP/2.0 200 OK\r\n"
+    assert (notify.headers.get("Subscription-State") or "").startswith("terminated")
+    assert notify.cseq == (2, "NOTIFY") and notify.to_tag == "far-tag"
+    assert events(ua) == [Referred(call, "sip:ivr@192.0.2.1:5060")]
+
+
+def test_refer_without_refer_to_or_outside_a_call_is_refused(ua: UserAgent) -> None:
+    call, invite, _ = place_call(ua)
+    ua.receive(response_to(invite, 200, body=ANSWER), PEER, "udp", 1.0)
+    ua.datagrams_to_send()
+    events(ua)
+    bare = request("REFER", call_id=call.call_id, from_tag="far-tag", to_tag=call.local_tag,
+                   cseq=2, branch="z9hG4bK-bare")  # fmt: skip
+    ua.receive(bare, PEER, "udp", 2.0)
+    assert statuses(ua.datagrams_to_send()) == [400]
+    outside = request("REFER", branch="z9hG4bK-out", extra=("Refer-To: <sip:x@h>",))
+    ua.receive(outside, PEER, "udp", 3.0)
+    assert statuses(ua.datagrams_to_send()) == [405]
+    assert events(ua) == []
