@@ -25,7 +25,9 @@ def new_log(server: IvrProcess, since: int) -> str:
 
 
 def sip_exchange(port: int, message: str, wait: float = 2.0) -> list[str]:
-    """Send one datagram from a plain socket; return the responses' status lines."""
+    """Send one datagram from a plain socket; return the responses' status lines. Only the IVR's
+    SIP port's answers count: in a parallel run the OS may hand this socket a port another test's
+    phone used a moment ago, and an IVR may still be sending that phone RTP."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         local = sock.getsockname()[1]
@@ -35,8 +37,9 @@ def sip_exchange(port: int, message: str, wait: float = 2.0) -> list[str]:
         lines = []
         try:
             while True:
-                reply, _ = sock.recvfrom(65535)
-                lines.append(reply.split(b"\r\n", 1)[0].decode())
+                reply, source = sock.recvfrom(65535)
+                if source == ("127.0.0.1", port):
+                    lines.append(reply.split(b"\r\n", 1)[0].decode())
         except TimeoutError:
             return lines
 
