@@ -51,11 +51,13 @@ SLOW_SOURCE = "127.0.0.3"
 @dataclass
 class FloodStats:
     sent: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    answered_calls: set[str] = field(default_factory=set)  # Call-IDs that got a final answer
+    finals: dict[str, int] = field(default_factory=dict)  # Call-ID -> its first final status
+
+    def by_status(self) -> Counter[int]:
+        return Counter(self.finals.values())
 
     def unanswered(self) -> int:
-        return self.sent - len(self.answered_calls)
+        return self.sent - len(self.finals)
 
 
 class InviteFlood(threading.Thread):
@@ -68,14 +70,14 @@ class InviteFlood(threading.Thread):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((FLOOD_SOURCE, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._listener = threading.Thread(target=self._listen, daemon=True)
 
     def invite(self, n: int) -> bytes:
         port = self.sock.getsockname()[1]
         sdp = (
             f"v=0\r\no=- {n} 1 IN IP4 {FLOOD_SOURCE}\r\ns=-\r\nc=IN IP4 {FLOOD_SOURCE}\r\n"
-            "t=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            "t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
         )
         return (
             f"INVITE sip:12333@{self.target[0]}:{self.target[1]} SIP/2.0\r\n"
@@ -100,20 +102,20 @@ class InviteFlood(threading.Thread):
                 self.sock.sendto(self.invite(next(numbers)), self.target)
                 self.stats.sent += 1
         time.sleep(2.0)  # late answers
-        self._stop.set()
+        self._done.set()
 
     def _listen(self) -> None:
         self.sock.settimeout(0.2)
-        while not self._stop.is_set():
+        while not self._done.is_set():
             try:
                 data = self.sock.recv(65535)
             except TimeoutError:
                 continue
             status = int(data[8:11]) if data.startswith(b"SIP/2.0 ") else 0
-            self.stats.statuses[status] += 1
             if status >= 200:
                 start = data.find(b"Call-ID: ") + 9
-                self.stats.answered_calls.add(data[start : data.find(b"\r\n", start)].decode())
+                call_id = data[start : data.find(b"\r\n", start)].decode()
+                self.stats.finals.setdefault(call_id, status)
 
 
 @dataclass
@@ -239,9 +241,9 @@ def report(name: str, result: Any, flood: FloodStats | None, slow: SlowStats | N
         f"{result.rss_peak_mb:.0f} MB"
     )
     if flood:
-        by_status = ", ".join(f"{s}: {n:,}" for s, n in sorted(flood.statuses.items()))
-        print(f"  flood: {flood.sent:,} INVITEs sent; responses {by_status}; "
-              f"{flood.unanswered():,} got no final answer")  # fmt: skip
+        by_status = ", ".join(f"{s}: {n:,}" for s, n in sorted(flood.by_status().items()))
+        print(f"  flood: {flood.sent:,} INVITEs sent; final answers by status {by_status}; "
+              f"{flood.unanswered():,} got none")  # fmt: skip
     if slow:
         print(f"  slowloris: {slow.opened} connections opened, {slow.refused} refused at once, "
               f"{slow.cut_off} cut off later, longest lived {slow.longest:.0f} s")  # fmt: skip
@@ -253,10 +255,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="flood duration")
     parser.add_argument("--rate", type=int, default=2000, help="flood INVITEs per second")
     parser.add_argument("--slow-connections", type=int, default=50)
-    parser.add_argument("--rtp-ports", default="20000-29999", help="IVR RTP range (captured)")
+    parser.add_argument("--rtp-ports", default="50000-53999", help="IVR RTP range (captured)")
+    parser.add_argument("--media-port", type=int, default=40000, help="sipp's first RTP port")
     parser.add_argument("--keep", action="store_true", help="keep captures and logs")
     args = parser.parse_args(argv)
     args.nodes, args.talk_share, args.profile = 1, 1.0, 0  # what run_level reads besides
+    # sipp's callers on media ports of their own, and only the IVR's packets to them captured:
+    # a yardstick run beside this one uses 8000-19999
+    yardstick.CALLER_MEDIA_PORT = args.media_port
+    capture = yardstick.start_capture
+    theirs, ours = (
+        "dst portrange 8000-19999",
+        f"dst portrange {args.media_port}-{args.media_port + 1999}",
+    )
+
+    def start_capture(work: Path, name: str, bpf: str, snaplen: int) -> Any:
+        return capture(work, name, bpf.replace(theirs, ours), snaplen)
+
+    yardstick.start_capture = start_capture
     if os.geteuid() != 0:
         parser.error("run as root: sipp's play_pcap_audio sends through a raw socket")
     for tool in ("sipp", "dumpcap"):

@@ -147,6 +147,7 @@ class IvrApp:
             user_agent=config.sip.user_agent,
             registrar=True,
             admission=self.admission,
+            message_gate=self.admission.allows_message,
         )
         self.sip = SipTransport(
             self.ua,

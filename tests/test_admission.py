@@ -103,3 +103,12 @@ def test_bad_settings_are_refused_with_the_setting_named(section):
     with pytest.raises(ConfigError, match="admission"):
         AdmissionSettings.from_section(section)
         TcpLimits.from_section(section)
+
+
+def test_a_flooding_source_is_not_even_read_beyond_its_message_rate():
+    take = policy(messages_per_second=100.0, message_burst=200)
+    read = sum(take.allows_message(FLOODER, n / 2000) for n in range(2000 * 10))
+    assert read <= 200 + 100 * 10 + 1
+    assert take.ignored == 2000 * 10 - read
+    assert take.allows_message(PHONE, 10.0)
+    assert all(take.allows_message(("127.0.0.1", 5060), 10.0) for _ in range(1000))  # trusted

@@ -114,6 +114,8 @@ TABLE_FULL_RETRY_AFTER = 5  # seconds, in the 503 of a full table
 Registry = dict[tuple[str, ...], Any]  # transaction key -> (transaction, call)
 # (source, now) -> None to take a new INVITE, or the Retry-After seconds of its 503.
 Admission = Callable[[tuple[str, int], float], int | None]
+# (source, now) -> whether to read a message from that source at all (a flood is not parsed).
+MessageGate = Callable[[tuple[str, int], float], bool]
 
 
 class CallStateError(Exception):
@@ -232,6 +234,7 @@ class UserAgent:
         port: int,
         user_agent: str = "ivr12333",
         admission: Admission | None = None,
+        message_gate: MessageGate | None = None,
         registrar: bool = False,
     ) -> None:
         """`registrar`: pass REGISTER up as `RegisterReceived` instead of refusing it (405)."""
@@ -240,6 +243,7 @@ class UserAgent:
         self.port = port
         self.user_agent = user_agent
         self.admission = admission
+        self.message_gate = message_gate
         self._outbox: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._server_tx: dict[tuple[str, ...], tuple[ServerTransaction, _Call | None]] = {}
@@ -262,6 +266,8 @@ class UserAgent:
 
     def receive(self, data: bytes, source: tuple[str, int], transport: str, now: float) -> None:
         """One datagram (UDP) or one framed message (TCP) from `source`."""
+        if self.message_gate is not None and not self.message_gate(source, now):
+            return  # a flooding source: not even parsed
         try:
             message = parse_message(data)
         except SipParseError as error:

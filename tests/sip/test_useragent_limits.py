@@ -162,3 +162,11 @@ def test_a_stray_angle_bracket_in_one_via_does_not_swallow_the_others():
     (ok,) = sent(UserAgent(host=IVR[0], port=IVR[1]), data)
     assert ok.status == 200
     assert len(ok.headers.get_all("Via")) == 2
+
+
+def test_a_message_the_gate_refuses_is_not_parsed_or_answered(monkeypatch):
+    parsed = []
+    monkeypatch.setattr(useragent, "parse_message", lambda data: parsed.append(data))
+    ua = UserAgent(host=IVR[0], port=IVR[1], message_gate=lambda source, now: False)
+    assert sent(ua, request("OPTIONS")) == []
+    assert parsed == []
