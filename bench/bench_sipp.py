@@ -433,6 +433,34 @@ def bench_config(work: Path, config: str, agent_port: int) -> Path:
     return path
 
 
+class PhoneSinks:
+    """The callers' and agents' media ports, bound and never read, as phones listening.
+
+    sipp's pcap playback sends through a raw socket and binds no media port, so without these
+    every packet the IVR sends would hit a closed port and the kernel would answer each with an
+    ICMP error (work on the IVR's cores that no real call causes, and an error on its socket).
+    A socket that is never read costs nothing: its small buffer fills and the kernel drops the
+    rest quietly. Ports are [auto_media_port] = base + 4 (call - 1) mod 10000; sipp binds
+    the base port (and base + 2) itself, the agents' sipp its one media port too.
+    """
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        for port in range(CALLER_MEDIA_PORT + 4, CALLER_MEDIA_PORT + 10000, 4):
+            sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            try:
+                sink.bind(("127.0.0.1", port))
+            except OSError:  # someone else's: their packets are theirs
+                sink.close()
+                continue
+            self.sockets.append(sink)
+
+    def close(self) -> None:
+        for sink in self.sockets:
+            sink.close()
+
+
 def start_agents(work: Path, port: int, agent_pcap: Path) -> subprocess.Popen:
     """One sipp answering every agent leg: rings 1 s, streams the agent's voice, awaits BYE."""
     command = ["sipp", "-sf", str(AGENT_SCENARIO), "-key", "agent_pcap", str(agent_pcap)]
@@ -558,6 +586,7 @@ def run_level(
     share = args.talk_share if config == "speech" else 1.0
     agent_port = free_port()
 
+    sinks = PhoneSinks()
     ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, args, mode)
     agents = start_agents(work, agent_port, agent_voice) if config == "bridge" else None
     # only the IVR's packets to the callers' and the agents' media ports: other processes on
@@ -606,6 +635,7 @@ def run_level(
         if agents is not None:
             stop(agents, signal.SIGINT, seconds=5)
         rss.stop()
+        sinks.close()
     rtt_files = list(work.glob("*_rtt.csv"))
     completed = ivr.log.read_text(errors="replace").count(setup.finished)
     invites = invite_latencies(sip_pcap, sip_port) * 1000
