@@ -76,6 +76,7 @@ from ivr.workers import BlockingPool
 log = logging.getLogger("ivr.app")
 
 SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
+ASR_NICE = 10  # the speech recognition threads' niceness relative to the reactor thread
 DRAIN_CHECK = 0.5  # seconds between looks, while draining, for the last call to end
 LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
 
@@ -124,7 +125,10 @@ class IvrApp:
         self._menu_synced(first)
         self._menu_polling = False
         speech_settings = config.section("speech")
-        self.asr_pool = BlockingPool(reactor, "ivr-asr", int(speech_settings.get("threads", 2)))
+        # Recognition may lag a little; the media tick may not: its threads yield the cores.
+        self.asr_pool = BlockingPool(
+            reactor, "ivr-asr", int(speech_settings.get("threads", 2)), nice=ASR_NICE
+        )
         self.speech = SpeechService(speech_settings, self.asr_pool)
 
         self.ports = RtpPortPool(config.rtp.port_low, config.rtp.port_high)

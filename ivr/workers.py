@@ -9,6 +9,9 @@ hung database cannot pile up jobs without end).
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,14 +36,19 @@ class BlockingPool:
         name: str,
         max_threads: int,
         max_queued: int | None = None,
+        nice: int = 0,
     ) -> None:
-        """`max_queued`: jobs that may wait for a thread (None: no bound)."""
+        """`max_queued`: jobs that may wait for a thread (None: no bound). `nice`: how much
+        lower than the process its threads are scheduled (Linux thread niceness): work that
+        may lag (speech recognition) then never takes a core from the reactor thread, whose
+        20 ms media tick must not."""
         self._reactor = reactor
         self._pool = ThreadPool(minthreads=0, maxthreads=max_threads, name=name)
         self._started = False
         self.name = name
         self._capacity = None if max_queued is None else max_threads + max_queued
         self.pending = 0  # jobs taken and not yet answered (running or queued)
+        self._nice = nice
 
     def start(self) -> None:
         if not self._started:
@@ -61,6 +69,8 @@ class BlockingPool:
             return fail(PoolBusy(self.name))
         self.start()
         self.pending += 1
+        if self._nice:
+            fn = functools.partial(_lowered, self._nice, fn)
         done = deferToThreadPool(self._reactor, self._pool, fn, *args, **kwargs)
         done.addBoth(self._answered)
         return done
@@ -68,3 +78,14 @@ class BlockingPool:
     def _answered(self, result: Any) -> Any:
         self.pending -= 1
         return result
+
+
+_thread_state = threading.local()
+
+
+def _lowered(nice: int, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn` on a pool thread whose scheduling priority was lowered by `nice` (once per thread)."""
+    if getattr(_thread_state, "nice", 0) != nice:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        _thread_state.nice = nice
+    return fn(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -61,3 +62,24 @@ def test_a_pool_without_a_bound_queues_everything() -> None:
         assert answers == [True] * 20
     finally:
         pool.stop()
+
+
+def test_a_pool_with_nice_runs_its_jobs_on_threads_scheduled_lower() -> None:
+    reactor = ThreadedReactor()
+    pool = BlockingPool(reactor, "test-asr", max_threads=1, nice=5)  # type: ignore[arg-type]
+    plain = BlockingPool(reactor, "test-db", max_threads=1)  # type: ignore[arg-type]
+    seen: list[object] = []
+
+    def own_priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    try:
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        pool.run(own_priority).addBoth(seen.append)
+        reactor.run_one()
+        plain.run(own_priority).addBoth(seen.append)
+        reactor.run_one()
+        assert seen == [min(base + 5, 19), base]
+    finally:
+        pool.stop()
+        plain.stop()
