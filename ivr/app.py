@@ -70,6 +70,7 @@ from ivr.store.cdr_spool import CdrSpool
 from ivr.store.db import Database
 from ivr.store.menu_nudge import NudgeListener
 from ivr.store.migrate import upgrade
+from ivr.store.redis_state import release
 from ivr.web.services import WebServices
 from ivr.workers import BlockingPool
 
@@ -256,6 +257,12 @@ class IvrApp:
     def _stopped(self) -> None:
         self.pacer.stop()
         self.sip.stop()
+
+    def close(self) -> None:
+        """After the reactor has stopped: let the nudge thread leave, then close every Redis
+        connection, so an embedded Redis stops with the process (see `redis_state.release`)."""
+        self.menu_nudges.join(timeout=2.0)
+        release(self.action_context.redis)
 
     # --- SIP -------------------------------------------------------------------------------
 
@@ -614,6 +621,7 @@ def run(config: Config, log_level: str = "INFO") -> int:
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(app.drain))
     signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(app.stop_reactor))
     reactor.run(installSignalHandlers=False)
+    app.close()
     return 0
 
 

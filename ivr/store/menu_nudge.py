@@ -44,6 +44,11 @@ class NudgeListener:
     def stop(self) -> None:
         self._stopping.set()
 
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to leave (it checks for `stop` every second). BLOCKING."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
     def _listen(self) -> None:
         while not self._stopping.is_set():
             try:

