@@ -22,6 +22,7 @@ module decides what the IVR says and which media is agreed:
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -56,6 +57,7 @@ class OfferAnswer:
         self.host = host
         self.port = port
         self.family = family
+        self.loopback_ok = _is_loopback(host)  # a public IVR never sends media to loopback
         self.session_id = port  # unique enough per host and stable for the dialog
         self.version = 1
         self.phase = Phase.IDLE
@@ -137,6 +139,13 @@ class OfferAnswer:
 
     def _negotiate(self, body: bytes, supported: tuple[str, ...]) -> MediaChoice:
         try:
-            return negotiate(body, supported, self.family)
+            return negotiate(body, supported, self.family, self.loopback_ok)
         except NoCommonCodec as error:
             raise NotAcceptable(str(error)) from None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: not an address of ours on loopback
+        return False

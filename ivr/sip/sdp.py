@@ -12,7 +12,9 @@ on hold) gives `recvonly`, `inactive` gives `inactive`, and the RFC 2543 hold ad
 
 What an offer may not make us do: the connection address must be an IP literal of the RTP
 socket's family (no host name to resolve on the reactor, no IPv6 address for an IPv4 socket,
-no multicast), payload type numbers outside 0-127 are ignored (RFC 3550 has 7 bits for them),
+no multicast), a loopback address only when the IVR itself is on loopback (else an offer could
+aim our RTP at a local service, e.g. 127.0.0.1:6379), the port must be outside the well-known
+range 0-1023, payload type numbers outside 0-127 are ignored (RFC 3550 has 7 bits for them),
 and a description over MAX_SDP_BYTES is not read at all. Each of these leaves the stream
 unusable, which the caller hears as 488.
 """
@@ -167,25 +169,40 @@ def _media_line(media: _Media, port: int) -> str:
     return f"m={media.kind} {port} {media.proto} {formats}"
 
 
-def usable_address(host: str | None, family: int) -> bool:
-    """Whether `host` is a unicast IP literal (or the hold address) of IP version `family`."""
+MIN_MEDIA_PORT = 1024  # below: well-known services, never a phone's RTP
+
+
+def usable_address(host: str | None, family: int, loopback_ok: bool = True) -> bool:
+    """Whether `host` is a unicast IP literal (or the hold address) of IP version `family`, and
+    not a loopback address unless `loopback_ok`."""
     try:
         address = ipaddress.ip_address(host or "")
     except ValueError:
+        return False
+    if address.is_loopback and not loopback_ok:
         return False
     return address.version == family and not address.is_multicast
 
 
 def negotiate(
-    offer: bytes, supported: tuple[str, ...] = ("PCMU", "PCMA"), family: int = 4
+    offer: bytes,
+    supported: tuple[str, ...] = ("PCMU", "PCMA"),
+    family: int = 4,
+    loopback_ok: bool = True,
 ) -> MediaChoice:
     """Pick the first offered audio stream we can serve, and how we answer it. `family` is the
-    IP version of our RTP socket: a stream at an address of the other family is unusable."""
+    IP version of our RTP socket: a stream at an address of the other family is unusable; so is
+    one at a loopback address unless `loopback_ok` (the IVR's own media address is loopback)."""
     session = _parse(offer)
     for index, media in enumerate(session.media):
         chosen = _choose(media, supported)
         host = media.connection or session.connection
-        if chosen is None or host is None or not usable_address(host, family):
+        if (
+            chosen is None
+            or host is None
+            or media.port < MIN_MEDIA_PORT
+            or not usable_address(host, family, loopback_ok)
+        ):
             continue
         offered = media.direction or session.direction or "sendrecv"
         if host in HOLD_ADDRESSES:
@@ -205,7 +222,7 @@ def negotiate(
             ),
         )
     raise NoCommonCodec(
-        f"no audio stream with {'/'.join(supported)} and an IPv{family} address literal"
+        f"no audio stream with {'/'.join(supported)} at a usable IPv{family} address and port"
     )
 
 

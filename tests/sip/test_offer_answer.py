@@ -247,3 +247,22 @@ def test_an_address_of_the_other_ip_family_is_not_acceptable(dialog: OfferAnswer
         dialog.invite(offer(host="::1"))
     six = OfferAnswer("::1", 20000, family=6)
     assert "c=IN IP6 ::1" in six.invite(offer(host="::1")).decode()
+
+
+def test_a_public_ivr_sends_no_media_to_loopback_or_well_known_ports() -> None:
+    public = OfferAnswer("203.0.113.10", 20000)
+    for host, port in (("127.0.0.1", 6379), ("127.9.9.9", 6000), ("198.51.100.7", 22)):
+        with pytest.raises(NotAcceptable):
+            public.invite(offer(host=host, port=port))
+    assert public.phase is Phase.IDLE and public.choice is None
+    answer = public.invite(offer(host="198.51.100.7", port=6000))
+    assert "c=IN IP4 203.0.113.10" in answer.decode()
+    assert public.choice is not None and public.choice.remote_host == "198.51.100.7"
+
+
+def test_an_ivr_on_loopback_talks_to_loopback_phones(dialog: OfferAnswer) -> None:
+    established(dialog, offer(host="127.0.0.1", port=6000))
+    assert dialog.choice is not None and dialog.choice.remote_host == "127.0.0.1"
+    with pytest.raises(NotAcceptable):  # a well-known port, even on loopback
+        dialog.reinvite(offer(host="127.0.0.1", port=1023))
+    assert dialog.choice.remote_port == 6000
