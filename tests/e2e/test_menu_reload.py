@@ -194,6 +194,7 @@ def test_the_other_node_follows_an_edit_published_by_the_first(
 def test_a_rollback_puts_the_earlier_version_back_on_every_node(
     editable: IvrProcess,
     other_node: IvrProcess,
+    menu_file: Path,
     shared_database: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -202,6 +203,11 @@ def test_a_rollback_puts_the_earlier_version_back_on_every_node(
         "IVR_DATABASE_URL": shared_database,
         "IVR_DATA_DIR": str(tmp_path_factory.mktemp("cli")),
     }
+    # An edit of its own first: the rollback must not depend on what earlier tests left live.
+    edited = MENU.replace(MAIN_KEYS, SWAPPED_KEYS) + "# edited before the rollback\n"
+    menu_file.write_text(edited, encoding="utf-8")
+    for node in (editable, other_node):
+        went_live(node, edited, str(menu_file))
     command = [sys.executable, "-m", "ivr", "menus", "rollback", version_of(MENU)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
