@@ -33,12 +33,12 @@ from ivr.actions.service import ActionContext
 from ivr.admission import Admission, AdmissionSettings
 from ivr.agents.acd import Acd, Strategy
 from ivr.agents.callback_dial import DialPoller
-from ivr.agents.queueing import AgentSide, QueuedCaller, QueueDispatcher
+from ivr.agents.queueing import QueuedCaller, QueueDispatcher
 from ivr.agents.registrar import RegistrarSettings, Reply
 from ivr.agents.registrar_store import RegistrarStore
 from ivr.agents.registration import Registration
 from ivr.agents.screen_pop import add_transcript
-from ivr.agents.transfer import AgentLeg, AgentSettings, publish_context
+from ivr.agents.transfer import AgentLeg, AgentSettings, CallerSide, publish_context
 from ivr.call import Call, CallInfo, CallSettings, TransferLeg
 from ivr.config import Config
 from ivr.consoles import start_consoles
@@ -374,7 +374,7 @@ class IvrApp:
 
     def call_agent(
         self,
-        side: AgentSide,
+        side: CallerSide,
         contact: str,
         ring_timeout: float,
         *,

@@ -27,8 +27,9 @@ from twisted.internet.interfaces import IDelayedCall
 
 from ivr.agents import callbacks
 from ivr.agents.queue_log import QueueEvent, record
-from ivr.agents.queueing import AgentSide, Scheduler
 from ivr.agents.registrar_store import RegistrarStore
+from ivr.agents.transfer import CallerSide
+from ivr.interfaces import Scheduler
 from ivr.logs import CallLog
 from ivr.masking import mask_digits
 from ivr.media.frames import Frames
@@ -81,7 +82,7 @@ class DialServices(Protocol):
     def epoch(self) -> float: ...
     def call_agent(
         self,
-        side: AgentSide,
+        side: CallerSide,
         contact: str,
         ring_timeout: float,
         *,

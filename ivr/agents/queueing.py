@@ -32,6 +32,8 @@ from ivr.agents.acd import Acd, AgentState, Offer, Strategy, estimated_wait
 from ivr.agents.hold_music import hold_music
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
+from ivr.agents.transfer import CallerSide
+from ivr.interfaces import Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
 from ivr.menus.events import PromptRef
@@ -45,14 +47,6 @@ OFFER_INTERVAL = 0.25  # seconds between a node's offer rounds while it has call
 HEARTBEAT_INTERVAL = 5.0
 SWEEP_INTERVAL = 10.0
 HOLD_LOOPS = 20  # hold music queued at once (16 s each): longer than any announcement gap
-
-
-class Scheduler(Protocol):
-    """The reactor's timer (`IReactorTime.callLater`); `task.Clock` in tests."""
-
-    def callLater(
-        self, delay: float, callable: Callable[..., object], /, *args: object, **kw: object
-    ) -> IDelayedCall: ...
 
 
 class QueueCall(Protocol):
@@ -76,24 +70,6 @@ class QueueCall(Protocol):
     def unbridge(self) -> None: ...
 
 
-class AgentSide(Protocol):
-    """What an agent leg calls back (`ivr.agents.transfer.CallerSide`)."""
-
-    @property
-    def codec(self) -> Codec: ...
-    @property
-    def ended(self) -> bool: ...
-
-    @property
-    def log(self) -> CallLog: ...
-
-    def ringback(self, frames: Frames) -> None: ...
-    def transfer_ended(self, outcome: str) -> None: ...
-    def agent_audio(self, payload: bytes) -> None: ...
-    def hang_up(self, reason: str) -> None: ...
-    def referred(self, target: str) -> None: ...
-
-
 class Leg(Protocol):
     def caller_audio(self, payload: bytes) -> None: ...
     def hang_up(self) -> None: ...
@@ -115,7 +91,7 @@ class QueueServices(Protocol):
     def prompt_frames(self, prompt: PromptRef, codec: Codec) -> Frames: ...
     def call_agent(
         self,
-        side: AgentSide,
+        side: CallerSide,
         contact: str,
         ring_timeout: float,
         *,

@@ -15,8 +15,8 @@ from ivr.agents import callbacks
 from ivr.agents.bindings import Binding
 from ivr.agents.callback_dial import DialJob, DialPoller, push_dial
 from ivr.agents.queue_log import events_of_call
-from ivr.agents.queueing import AgentSide
 from ivr.agents.registrar_store import RegistrarStore
+from ivr.agents.transfer import CallerSide
 from tests.backends import Stores
 
 T0 = 1_800_000_000.0
@@ -24,7 +24,7 @@ GATEWAY = "sip:{number}@127.0.0.1:5099"
 
 
 class FakeLeg:
-    def __init__(self, side: AgentSide, target: str) -> None:
+    def __init__(self, side: CallerSide, target: str) -> None:
         self.side, self.target = side, target
         self.hung_up = False
         self.sent: list[bytes] = []
@@ -52,7 +52,7 @@ class Process:
 
     def call_agent(
         self,
-        side: AgentSide,
+        side: CallerSide,
         contact: str,
         ring_timeout: float,
         *,

@@ -15,8 +15,9 @@ from ivr.agents.acd import Acd, AgentState, Strategy
 from ivr.agents.bindings import Binding
 from ivr.agents.callbacks import pending
 from ivr.agents.queue_log import events_of_call
-from ivr.agents.queueing import AgentSide, QueuedCaller, QueueDispatcher
+from ivr.agents.queueing import QueuedCaller, QueueDispatcher
 from ivr.agents.registrar_store import RegistrarStore
+from ivr.agents.transfer import CallerSide
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
 from ivr.menus.events import PromptRef
@@ -59,7 +60,7 @@ class FakeCall:
 
 
 class FakeLeg:
-    def __init__(self, side: AgentSide, contact: str) -> None:
+    def __init__(self, side: CallerSide, contact: str) -> None:
         self.side, self.contact = side, contact
         self.hung_up = False
         self.sent: list[bytes] = []
@@ -95,7 +96,7 @@ class Process:
 
     def call_agent(
         self,
-        side: AgentSide,
+        side: CallerSide,
         contact: str,
         ring_timeout: float,
         *,
