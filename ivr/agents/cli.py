@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import sys
 import time
 
@@ -27,6 +26,7 @@ from ivr.store import accounts as users
 from ivr.store.db import Database, open_database
 from ivr.store.migrate import upgrade
 from ivr.store.redis_state import open_redis
+from ivr.web.users_cli import read_password
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,15 +48,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise accounts.AccountError("the two passwords differ")
-    return first
-
-
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     config = load_config(args.config)
@@ -66,11 +57,11 @@ def main(argv: list[str]) -> int:
     now = dt.datetime.now(dt.UTC)
     try:
         if args.command == "add":
-            password = _password(args.password_stdin)
+            password = read_password(args.password_stdin)
             accounts.add_agent(db, args.username, password, realm, args.name, now)
             print(f"agent {args.username} added (realm {realm})")
         elif args.command == "passwd":
-            accounts.set_password(db, args.username, _password(args.password_stdin), realm, now)
+            accounts.set_password(db, args.username, read_password(args.password_stdin), realm, now)
             print(f"agent {args.username}: password changed")
         elif args.command in ("disable", "enable"):
             if accounts.credentials(db, args.username) is None:

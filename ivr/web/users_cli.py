@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _password(from_stdin: bool) -> str:
+def read_password(from_stdin: bool) -> str:
+    """A new password: one line of stdin (scripts), or typed twice at a hidden prompt."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("password: ")
@@ -59,11 +60,11 @@ def main(argv: list[str]) -> int:
     try:
         upgrade(db.engine)
         if args.command == "add":
-            password = _password(args.password_stdin)
+            password = read_password(args.password_stdin)
             account = add_user(db, args.username, args.name, args.role, password, by=BY, now=now)
             print(f"user {account.username} ({account.role}) added")
         elif args.command == "passwd":
-            set_password(db, args.username, _password(args.password_stdin), by=BY, now=now)
+            set_password(db, args.username, read_password(args.password_stdin), by=BY, now=now)
             print(f"password of {args.username} changed")
         elif args.command in ("disable", "enable"):
             set_disabled(db, args.username, args.command == "disable", by=BY, now=now)
