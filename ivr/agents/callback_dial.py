@@ -28,7 +28,7 @@ from twisted.internet.interfaces import IDelayedCall
 from ivr.agents import callbacks
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
-from ivr.agents.transfer import CallerSide
+from ivr.agents.transfer import CallerSide, Leg
 from ivr.interfaces import Scheduler
 from ivr.logs import CallLog
 from ivr.masking import mask_digits
@@ -62,11 +62,6 @@ class DialJob:
 def push_dial(client: redis.Redis, job: DialJob) -> None:
     """BLOCKING (Redis): ask any IVR node to place a callback."""
     client.rpush(DIAL_JOBS, job.to_json())
-
-
-class Leg(Protocol):
-    def caller_audio(self, payload: bytes) -> None: ...
-    def hang_up(self) -> None: ...
 
 
 class DialServices(Protocol):

@@ -32,7 +32,7 @@ from ivr.agents.acd import Acd, AgentState, Offer, Strategy, estimated_wait
 from ivr.agents.hold_music import hold_music
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
-from ivr.agents.transfer import CallerSide
+from ivr.agents.transfer import CallerSide, Leg
 from ivr.interfaces import Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames
@@ -68,11 +68,6 @@ class QueueCall(Protocol):
     def agent_audio(self, payload: bytes) -> None: ...
     def hang_up(self, reason: str) -> None: ...
     def unbridge(self) -> None: ...
-
-
-class Leg(Protocol):
-    def caller_audio(self, payload: bytes) -> None: ...
-    def hang_up(self) -> None: ...
 
 
 class QueueServices(Protocol):

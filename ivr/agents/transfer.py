@@ -47,6 +47,13 @@ log = logging.getLogger("ivr.agents")
 CONTEXT_TTL = 3600  # seconds the agent's screen can still fetch a call's context
 
 
+class Leg(Protocol):
+    """An agent leg as the queue and the callback dialer hold it (`AgentLeg`)."""
+
+    def caller_audio(self, payload: bytes) -> None: ...
+    def hang_up(self) -> None: ...
+
+
 class CallerSide(Protocol):
     """What an agent leg needs from the caller's call (`ivr.call.Call`)."""
 
