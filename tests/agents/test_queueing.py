@@ -125,6 +125,9 @@ _ids = itertools.count(1)
 
 
 def queued(process: Process, dispatcher: QueueDispatcher, caller: str = "13800138000"):
+    # Callers arrive at distinct instants, as they do on a real clock: the queue orders by
+    # arrival time, and two entries at the same instant would be ordered by Call-ID.
+    process.clock.advance(0.001)
     call = FakeCall(f"call-{next(_ids)}", caller)
     queued_caller = QueuedCaller(process, dispatcher, call, SPEC, {"caller": caller})
     queued_caller.start()

@@ -96,16 +96,20 @@ class PrivatePostgres:
 
     def freeze(self) -> None:
         """Every process of the cluster stopped (SIGSTOP): connections open, nothing answers."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
         try:
-            pids = self._pids()
+            self._signal(signal.SIGCONT)
         except FileNotFoundError:  # not running
             return
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
+        for pid in self._pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:  # a backend that ended since it was listed
+                continue
 
 
 @dataclass
