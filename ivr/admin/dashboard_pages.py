@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -122,6 +122,9 @@ class DashboardPages:
         return generate_latest(registry)
 
 
+_Family = type[GaugeMetricFamily] | type[CounterMetricFamily]
+
+
 class _Snapshot(Collector):
     """One scrape's figures as Prometheus metric families."""
 
@@ -131,62 +134,36 @@ class _Snapshot(Collector):
 
     def collect(self) -> Any:
         now, since = self.now, self.since
-        active = GaugeMetricFamily(
-            "ivr_calls_active", "Calls in progress, by IVR node", labels=["ivr_node"]
-        )
-        for node, count in now.calls_now_by_ivr_node.items():
-            active.add_metric([node], count)
-        yield active
-        at_node = GaugeMetricFamily(
-            "ivr_menu_node_calls_active", "Calls in progress at each menu node", labels=["node"]
-        )
-        for node, count in now.calls_now_by_menu_node.items():
-            at_node.add_metric([node], count)
-        yield at_node
-        calls = CounterMetricFamily(
-            "ivr_calls", "Finished calls recorded, by outcome", labels=["outcome"]
-        )
-        for outcome, count in since.calls_by_outcome.items():
-            calls.add_metric([outcome], count)
-        yield calls
-        ended = CounterMetricFamily(
-            "ivr_calls_ended", "Finished calls, by how they ended", labels=["end_reason"]
-        )
-        for reason, count in since.calls_by_end_reason.items():
-            ended.add_metric([reason], count)
-        yield ended
-        actions = CounterMetricFamily(
-            "ivr_actions", "Phone actions taken, by outcome", labels=["action", "outcome"]
-        )
-        for (action, outcome), count in since.actions.items():
-            actions.add_metric([action, outcome], count)
-        yield actions
+        labelled: tuple[tuple[_Family, str, str, list[str], Mapping[Any, float]], ...] = (
+            (GaugeMetricFamily, "ivr_calls_active", "Calls in progress, by IVR node",
+             ["ivr_node"], now.calls_now_by_ivr_node),
+            (GaugeMetricFamily, "ivr_menu_node_calls_active", "Calls in progress at each menu node",
+             ["node"], now.calls_now_by_menu_node),
+            (CounterMetricFamily, "ivr_calls", "Finished calls recorded, by outcome",
+             ["outcome"], since.calls_by_outcome),
+            (CounterMetricFamily, "ivr_calls_ended", "Finished calls, by how they ended",
+             ["end_reason"], since.calls_by_end_reason),
+            (CounterMetricFamily, "ivr_actions", "Phone actions taken, by outcome",
+             ["action", "outcome"], since.actions),
+            (GaugeMetricFamily, "ivr_menu_node_reached_today",
+             "Calls that reached a menu node today", ["node"], now.reach),
+            (GaugeMetricFamily, "ivr_menu_node_drop_off_today",
+             "Callers who hung up at a menu node today", ["node"], now.drop_off),
+            (GaugeMetricFamily, "ivr_heard_today", "Keys and speech intents heard today",
+             ["what"], now.heard_today),
+        )  # fmt: skip
+        for kind, name, documentation, labels, counts in labelled:
+            family = kind(name, documentation, labels=labels)
+            for key, count in counts.items():
+                family.add_metric(list(key) if isinstance(key, tuple) else [key], count)
+            yield family
         yield GaugeMetricFamily("ivr_calls_today", "Calls started today", value=now.calls_today)
         yield GaugeMetricFamily(
             "ivr_calls_hung_up_today", "Callers who hung up today", value=now.hung_up_today
         )
-        reach = GaugeMetricFamily(
-            "ivr_menu_node_reached_today", "Calls that reached a menu node today", labels=["node"]
-        )
-        for node, count in now.reach.items():
-            reach.add_metric([node], count)
-        yield reach
-        drop = GaugeMetricFamily(
-            "ivr_menu_node_drop_off_today", "Callers who hung up at a menu node today",
-            labels=["node"],
-        )  # fmt: skip
-        for node, count in now.drop_off.items():
-            drop.add_metric([node], count)
-        yield drop
         yield CounterMetricFamily(
             "ivr_menu_publications", "Menu versions published", value=since.publications
         )
-        heard = GaugeMetricFamily(
-            "ivr_heard_today", "Keys and speech intents heard today", labels=["what"]
-        )
-        for what, count in now.heard_today.items():
-            heard.add_metric([what], count)
-        yield heard
         waiting = GaugeMetricFamily("ivr_queue_waiting", "Callers waiting", labels=["queue"])
         longest = GaugeMetricFamily(
             "ivr_queue_longest_wait_seconds", "The head caller's wait", labels=["queue"]
