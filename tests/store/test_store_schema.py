@@ -1,4 +1,6 @@
 import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -8,10 +10,10 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ivr.config import StoreSettings
-from ivr.store.db import open_database
+from ivr.store.db import make_engine, open_database
 from ivr.store.migrate import upgrade
 from ivr.store.models import Base, Card, LossReport
-from tests.backends import Stores
+from tests.backends import Stores, backend_names, empty_database
 
 
 def test_migrations_build_exactly_the_models_schema(stores: Stores) -> None:
@@ -22,6 +24,27 @@ def test_migrations_build_exactly_the_models_schema(stores: Stores) -> None:
         assert {"person", "card", "pin_credential", "loss_report", "pin_attempt"} <= set(
             inspect(connection).get_table_names()
         )
+
+
+def _upgrade_in_a_process(url: str, schema: str | None) -> None:
+    engine = make_engine(url, search_path=schema)
+    upgrade(engine)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("name", backend_names())
+def test_nodes_starting_together_upgrade_one_at_a_time(name: str, tmp_path: Path) -> None:
+    with empty_database(name, tmp_path) as (db, schema):
+        url = db.engine.url.render_as_string(hide_password=False)
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(3, mp_context=fork) as nodes:
+            starts = [nodes.submit(_upgrade_in_a_process, url, schema) for _ in range(3)]
+            for start in starts:
+                start.result()  # no "table already exists", no lock timeout
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
 
 
 def test_timestamps_come_back_aware_in_utc(stores: Stores) -> None:
