@@ -76,6 +76,7 @@ def live_calls(client: redis.Redis) -> dict[str, dict[str, int]]:
 @dataclass
 class Figures:
     day: str
+    as_of: str = ""  # the time of day the figures were read, in the service's zone (HH:MM:SS)
     calls_now: int = 0
     calls_now_by_menu_node: dict[str, int] = field(default_factory=dict)
     calls_now_by_ivr_node: dict[str, int] = field(default_factory=dict)
@@ -183,7 +184,7 @@ def figures(
 ) -> Figures:
     """The figures at `now`; `tally` carries today's call counts from the last look."""
     start = local_midnight(now, zone)
-    result = Figures(day=start.date().isoformat())
+    result = Figures(day=start.date().isoformat(), as_of=now.astimezone(zone).strftime("%H:%M:%S"))
     try:
         by_ivr = live_calls(client)
         heard = client.hgetall(HEARD_PREFIX + result.day)

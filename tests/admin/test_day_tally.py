@@ -44,3 +44,8 @@ def test_incremental_counts_equal_fresh_counts_and_reset_at_midnight(stores: Sto
     next_day = MORNING + dt.timedelta(days=1)
     assert counted(stores, next_day, tally)["calls_today"] == 0
     assert json.dumps(counted(stores, next_day, tally)["calls_by_hour"]) == json.dumps([0] * 24)
+
+
+def test_figures_say_when_they_were_read_in_the_service_zone(stores: Stores) -> None:
+    shown = figures(stores.db, stores.redis, "12333", MORNING, ZONE, None).as_json()
+    assert (shown["day"], shown["as_of"]) == ("2026-11-30", "09:00:00")  # not 01:00 UTC

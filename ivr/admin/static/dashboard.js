@@ -73,7 +73,7 @@
       el("td", {class: "num"}, String(q.answered_today)), el("td", {class: "num"}, String(q.abandoned_today)),
       el("td", {class: "num"}, q.service_level === null ? "—" : `${q.service_level}%`))));
     const stamp = document.getElementById("fig-updated");
-    stamp.textContent = "已更新 " + new Date().toLocaleTimeString("zh-CN", {hour12: false});
+    stamp.textContent = "已更新 " + f.as_of;  // the server's reading, in the service's time zone
   }
 
   async function refresh() {
