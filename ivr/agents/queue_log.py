@@ -51,22 +51,9 @@ class QueueEvent:
 
 
 def record(db: Database, *events: QueueEvent) -> None:
+    """The events as rows of one transaction (a QueueEvent's fields are the row's columns)."""
     with db.transaction() as session:
-        session.add_all(
-            QueueLogEntry(
-                at=event.at,
-                queue=event.queue,
-                call_id=event.call_id,
-                event=event.event,
-                agent=event.agent,
-                position=event.position,
-                wait_s=event.wait_s,
-                talk_s=event.talk_s,
-                node=event.node,
-                detail=event.detail,
-            )
-            for event in events
-        )
+        session.add_all(QueueLogEntry(**vars(event)) for event in events)
 
 
 def events_of_call(db: Database, call_id: str) -> list[QueueEvent]:
