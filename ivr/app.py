@@ -68,8 +68,8 @@ from ivr.speech.service import SpeechService
 from ivr.store.cdr import CallDetail
 from ivr.store.cdr_spool import CdrSpool
 from ivr.store.db import Database
-from ivr.store.menu_nudge import NudgeListener
 from ivr.store.migrate import upgrade
+from ivr.store.nudges import MENU_CHANNEL, NudgeListener
 from ivr.store.redis_state import release
 from ivr.web.services import WebServices
 from ivr.workers import BlockingPool
@@ -185,10 +185,10 @@ class IvrApp:
         self._housekeeping.clock = reactor
         self._lapse_sweeper = task.LoopingCall(self._record_lapses)
         self._lapse_sweeper.clock = reactor
-        # A publication elsewhere is polled for at once (the 5 s poll stays the safety net).
-        self.menu_nudges = NudgeListener(
-            self.action_context.redis, lambda _menu: reactor.callFromThread(self._poll_menu)
-        )
+        # One pub/sub listener for the process: a publication elsewhere is polled for at once
+        # (the 5 s poll stays the safety net); the queue and the consoles add their channels.
+        self.nudges = NudgeListener(self.action_context.redis)
+        self.on_nudge(MENU_CHANNEL, lambda _menu: self._poll_menu())
 
     # --- start and stop --------------------------------------------------------------------
 
@@ -206,7 +206,7 @@ class IvrApp:
         self._housekeeping.start(5.0, now=False)
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
         self._drain_cdrs()  # records a killed process left in the spool
-        self.menu_nudges.start()
+        self.nudges.start()
         self.queue_dispatcher.start()
         self.dialer.start()
         log.info("IVR ready")
@@ -243,7 +243,7 @@ class IvrApp:
     def stop(self) -> Deferred[None]:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
         self.draining = True
-        self.menu_nudges.stop()
+        self.nudges.stop()
         self.queue_dispatcher.stop()
         self.dialer.stop()
         for loop in (self._housekeeping, self._lapse_sweeper):
@@ -261,8 +261,12 @@ class IvrApp:
     def close(self) -> None:
         """After the reactor has stopped: let the nudge thread leave, then close every Redis
         connection, so an embedded Redis stops with the process (see `redis_state.release`)."""
-        self.menu_nudges.join(timeout=2.0)
+        self.nudges.join(timeout=2.0)
         release(self.action_context.redis)
+
+    def on_nudge(self, channel: str, handler: Callable[[str], None]) -> None:
+        """Run `handler(data)` on the reactor for every nudge published on `channel`."""
+        self.nudges.on(channel, lambda data: self.reactor.callFromThread(handler, data))
 
     # --- SIP -------------------------------------------------------------------------------
 

@@ -24,9 +24,9 @@ from ivr.menus.validate import check_menu_text, validate_menu
 from ivr.store.change_log import record_change
 from ivr.store.db import Database
 from ivr.store.menu_drafts import Draft, drop_draft, load_draft, save_draft
-from ivr.store.menu_nudge import nudge_nodes
 from ivr.store.menu_versions import Publication, live_publication, publication, publications
 from ivr.store.menu_versions import publish as publish_version
+from ivr.store.nudges import nudge_nodes
 
 
 class PublishRefused(ValueError):

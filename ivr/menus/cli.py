@@ -27,9 +27,9 @@ from ivr.menus.loader import parse_menu_text
 from ivr.menus.publishing import configured_menu_file
 from ivr.menus.validate import check_menu_text
 from ivr.store.db import Database, open_database
-from ivr.store.menu_nudge import nudge_nodes
 from ivr.store.menu_versions import live_publication, publications, publish
 from ivr.store.migrate import upgrade
+from ivr.store.nudges import nudge_nodes
 from ivr.store.redis_state import open_redis
 
 

@@ -1,0 +1,63 @@
+"""Nudges reach every node through Redis pub/sub at once: a menu publication, and any other
+channel a reader registered for, also after the listener started."""
+
+from __future__ import annotations
+
+import threading
+
+from ivr.store.nudges import NudgeListener, nudge_nodes, send_nudge
+from tests.backends import Stores
+
+
+def test_every_listening_node_hears_the_nudge_at_once(stores: Stores) -> None:
+    heard: list[tuple[str, str]] = []
+    both = threading.Event()
+
+    def on(node: str):  # type: ignore[no-untyped-def]
+        def nudged(menu: str) -> None:
+            heard.append((node, menu))
+            if len(heard) == 2:
+                both.set()
+
+        return nudged
+
+    listeners = [NudgeListener(stores.redis) for _ in ("a", "b")]
+    for name, listener in zip(("a", "b"), listeners, strict=True):
+        listener.on("ivr:menu-published", on(name))
+        listener.start()
+    try:
+        deadline = threading.Event()
+        for _ in range(50):  # subscriptions take effect asynchronously: wait until they count
+            if stores.redis.pubsub_numsub("ivr:menu-published")[0][1] == 2:
+                break
+            deadline.wait(0.1)
+        nudge_nodes(stores.redis, "12333")
+        assert both.wait(2.0), heard  # generous on a loaded machine; typically milliseconds
+        assert sorted(heard) == [("a", "12333"), ("b", "12333")]
+    finally:
+        for listener in listeners:
+            listener.stop()
+
+
+def test_a_channel_registered_after_start_is_heard_by_its_handlers_only(stores: Stores) -> None:
+    heard: list[tuple[str, str]] = []
+    got = threading.Event()
+    listener = NudgeListener(stores.redis)
+    listener.on("ivr:menu-published", lambda menu: heard.append(("menu", menu)))
+    listener.start()
+    try:
+
+        def offer(data: str) -> None:
+            heard.append(("offer", data))
+            got.set()
+
+        listener.on("ivr:acd:offer", offer)
+        for _ in range(50):
+            if stores.redis.pubsub_numsub("ivr:acd:offer")[0][1] == 1:
+                break
+            got.wait(0.1)
+        send_nudge(stores.redis, "ivr:acd:offer", "医保 就业")
+        assert got.wait(2.0), heard
+        assert heard == [("offer", "医保 就业")]
+    finally:
+        listener.stop()
