@@ -469,6 +469,7 @@ class IvrApp:
                 call.run.node.label for call in self.calls.values() if call.started
             ),
             take_heard=self._take_heard,
+            on_nudge=self.on_nudge,
         )
 
     def _stream_failed(self, stream: PacedStream) -> None:

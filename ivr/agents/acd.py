@@ -21,10 +21,14 @@ from typing import Any
 import redis
 
 from ivr.agents import acd_scripts
+from ivr.store.nudges import send_nudge
 
 NODE_TTL = 15.0  # seconds without a heartbeat after which a node's callers and agents are let go
 MISSED_REASON = "未接听"  # the pause reason of an agent who let calls ring out
 VIEW_CALLERS = 50  # waiting callers a queue view lists one by one (it counts them all)
+# Pub/sub nudges (hints; see acd_scripts): what consoles show changed / an offer may be possible.
+CHANGED_CHANNEL = "ivr:acd:changed"
+OFFER_CHANNEL = "ivr:acd:offer"
 
 
 class Strategy(enum.Enum):
@@ -250,6 +254,30 @@ class Acd:
             tuple(_status(name, raw) for name, raw in zip(names, agents, strict=True)),
             tuple(float(value) for value in handled),
         )
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an `ivr:acd:changed` nudge names: queues and agents whose consoles are stale."""
+
+    queues: frozenset[str]
+    agents: frozenset[str]
+
+    @classmethod
+    def parse(cls, data: str) -> Change:
+        queues, _, agents = data.partition("|")
+        return cls(frozenset(queues.split()), frozenset(agents.split()))
+
+    def concerns(self, agent: str, queues: frozenset[str]) -> bool:
+        return agent in self.agents or not self.queues.isdisjoint(queues)
+
+
+def announce_change(
+    client: redis.Redis, queues: tuple[str, ...] = (), agents: tuple[str, ...] = ()
+) -> None:
+    """Nudge every node's consoles about a change made outside the scripts (callback list,
+    notes). BLOCKING (Redis); a lost nudge costs the consoles' slow refresh."""
+    send_nudge(client, CHANGED_CHANNEL, " ".join(queues) + "|" + " ".join(agents))
 
 
 def estimated_wait(view: QueueView, position: int, now: float) -> float | None:

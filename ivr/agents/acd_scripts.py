@@ -23,6 +23,11 @@ Keys (q = queue name, a = agent, id = the caller's SIP Call-ID):
 Agent states: logged_out, available, ringing, on_call, wrap_up (available again once
 `wrap_until` passes, with no write needed), paused (with a reason).
 
+Nudges (Redis pub/sub, hints only: every reader also looks periodically) are published here,
+where the changes are made:
+  ivr:acd:changed           "<queues>|<agents>" (space-separated) whose consoles show something
+                            new: a caller entered or left, an agent's state changed
+
 These scripts touch keys they compute (agents of a queue, bindings), so they need one Redis,
 not a Redis Cluster; Sentinel-style failover is fine.
 """
@@ -56,6 +61,11 @@ local function release(a, now)
   redis.call('ZADD', 'ivr:acd:idle', idle, a)
 end
 
+local function changed(queues, agents)
+  redis.call('PUBLISH', 'ivr:acd:changed',
+             table.concat(queues, ' ') .. '|' .. table.concat(agents, ' '))
+end
+
 local function node_alive(node, now, ttl)
   local beat = redis.call('ZSCORE', 'ivr:acd:nodes', node)
   return beat and tonumber(beat) >= now - ttl
@@ -72,6 +82,7 @@ if redis.call('EXISTS', key) == 0 then
   redis.call('EXPIRE', key, 86400)
   redis.call('ZADD', queue_key(q), now, id)
   redis.call('SADD', 'ivr:acd:queues', q)
+  changed({q}, {})
 end
 local rank = redis.call('ZRANK', queue_key(q), id)
 if rank then return rank + 1 end
@@ -98,6 +109,7 @@ if state == 'offered' then
   end
 end
 redis.call('DEL', key)
+changed({q}, released)
 return {state, rank and (rank + 1) or 0, entered, table.concat(released, ' ')}
 """
 
@@ -158,7 +170,10 @@ else
     end
   end
 end
-if #chosen == 0 then return {'none', '', '', table.concat(ghosts, ' ')} end
+if #chosen == 0 then
+  if #ghosts > 0 then changed({q}, {}) end
+  return {'none', '', '', table.concat(ghosts, ' ')}
+end
 
 redis.call('ZREM', qkey, id)
 redis.call('HSET', call_key(id), 'state', 'offered', 'agents', table.concat(chosen, ' '),
@@ -168,6 +183,7 @@ for _, a in ipairs(chosen) do
   redis.call('ZREM', 'ivr:acd:idle', a)
 end
 if strategy == 'round_robin' then redis.call('SET', 'ivr:acd:q:' .. q .. ':rr', chosen[1]) end
+changed({q}, chosen)
 return {'offer', id, table.concat(chosen, ' '), table.concat(ghosts, ' ')}
 """
 
@@ -186,6 +202,9 @@ for _, a in ipairs(split(agents)) do
 end
 redis.call('HSET', key, 'state', 'connected', 'agent', agent, 'agents', agent, 'connected', now)
 redis.call('HSET', agent_key(agent), 'state', 'on_call', 'since', now, 'missed', 0)
+local touched = {agent}
+for _, a in ipairs(others) do touched[#touched + 1] = a end
+changed({redis.call('HGET', key, 'queue')}, touched)
 return {entered, table.concat(others, ' ')}
 """
 
@@ -198,7 +217,8 @@ local id, agent, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local limit, reason = tonumber(ARGV[4]), ARGV[5]
 local akey = agent_key(agent)
 local agent_state = redis.call('HGET', akey, 'state') or 'logged_out'
-if redis.call('HGET', akey, 'call') == id then
+local was_offered = redis.call('HGET', akey, 'call') == id
+if was_offered then
   local missed = redis.call('HINCRBY', akey, 'missed', 1)
   if missed >= limit then
     redis.call('HSET', akey, 'state', 'paused', 'reason', reason, 'call', '', 'node', '',
@@ -212,6 +232,9 @@ end
 local key = call_key(id)
 local q, state, agents, entered = unpack(redis.call('HMGET', key, 'queue', 'state', 'agents',
                                                       'entered'))
+if was_offered then
+  changed(q and {q} or {}, {agent})
+end
 if state ~= 'offered' then return {agent_state, 0} end
 local left = {}
 for _, a in ipairs(split(agents)) do
@@ -221,6 +244,7 @@ redis.call('HSET', key, 'agents', table.concat(left, ' '))
 if #left > 0 then return {agent_state, 0} end
 redis.call('HSET', key, 'state', 'waiting')
 redis.call('ZADD', queue_key(q), entered, id)
+changed({q}, {})
 return {agent_state, 1}
 """
 
@@ -243,6 +267,7 @@ if q then
   redis.call('LPUSH', handled, talk + wrap)
   redis.call('LTRIM', handled, 0, 19)
 end
+changed(q and {q} or {}, {agent})
 return tostring(talk)
 """
 
@@ -253,9 +278,13 @@ local agent, wanted, reason, now, queues = ARGV[1], ARGV[2], ARGV[3], tonumber(A
 local akey = agent_key(agent)
 local current = redis.call('HGET', akey, 'state') or 'logged_out'
 if current == 'ringing' or current == 'on_call' then return {'busy', current} end
-for _, q in ipairs(split(redis.call('HGET', akey, 'queues'))) do
+local before = split(redis.call('HGET', akey, 'queues'))
+for _, q in ipairs(before) do
   redis.call('SREM', 'ivr:acd:q:' .. q .. ':agents', agent)
 end
+local touched = split(queues)
+for _, q in ipairs(before) do touched[#touched + 1] = q end
+changed(touched, {agent})
 if wanted == 'logged_out' then
   redis.call('HSET', akey, 'state', 'logged_out', 'reason', '', 'since', now, 'queues', '')
   redis.call('ZREM', 'ivr:acd:idle', agent)
@@ -288,7 +317,7 @@ local dead = {}
 for _, node in ipairs(redis.call('ZRANGEBYSCORE', 'ivr:acd:nodes', '-inf', now - ttl)) do
   dead[node] = true
 end
-local callers, agents = {}, {}
+local callers, agents, touched = {}, {}, {}
 for _, q in ipairs(redis.call('SMEMBERS', 'ivr:acd:queues')) do
   for _, id in ipairs(redis.call('ZRANGE', queue_key(q), 0, -1)) do
     local owner = redis.call('HGET', call_key(id), 'node')
@@ -296,6 +325,7 @@ for _, q in ipairs(redis.call('SMEMBERS', 'ivr:acd:queues')) do
       redis.call('ZREM', queue_key(q), id)
       redis.call('DEL', call_key(id))
       callers[#callers + 1] = q .. ':' .. id
+      if touched[#touched] ~= q then touched[#touched + 1] = q end
     end
   end
 end
@@ -307,5 +337,8 @@ for _, a in ipairs(redis.call('SMEMBERS', 'ivr:acd:agents')) do
   end
 end
 for node in pairs(dead) do redis.call('ZREM', 'ivr:acd:nodes', node) end
+if #callers > 0 or #agents > 0 then
+  changed(touched, agents)
+end
 return {table.concat(callers, ' '), table.concat(agents, ' ')}
 """

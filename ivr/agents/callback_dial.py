@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 
 from ivr.agents import callbacks
+from ivr.agents.acd import announce_change
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
 from ivr.agents.transfer import CallerSide, Leg
@@ -195,6 +196,7 @@ class CallbackBridge:
             detail = "answered" if reached else f"not reached: {why}"
             record(db, QueueEvent(now, job.queue, self.ref, "callback_done", job.agent,
                                   detail=detail))  # fmt: skip
+            announce_change(self.services.redis, queues=(job.queue,))
 
         self.services.run_blocking(write).addErrback(
             lambda failure: self.log.error("callback not settled: %s", failure.getErrorMessage())
@@ -221,6 +223,12 @@ class DialPoller:
             self._timer.cancel()
         for bridge in self.bridges:
             bridge.end("server shutting down")
+
+    def _unreachable(self, job: DialJob, now: float) -> None:
+        """The agent has no phone registered: the request goes back on the list. BLOCKING."""
+        finished = dt.datetime.fromtimestamp(now, dt.UTC)
+        callbacks.finish(self.services.database, job.callback_id, False, finished)
+        announce_change(self.services.redis, queues=(job.queue,))
 
     def _poll(self) -> None:
         self._timer = self.scheduler.callLater(POLL_INTERVAL, self._poll)
@@ -250,10 +258,7 @@ class DialPoller:
             if contact is None:
                 log.warning("callback %d: agent %s has no registered phone", job.callback_id,
                             job.agent)  # fmt: skip
-                self.services.run_blocking(
-                    callbacks.finish, self.services.database, job.callback_id, False,
-                    dt.datetime.fromtimestamp(now, dt.UTC),
-                )  # fmt: skip
+                self.services.run_blocking(self._unreachable, job, now)
                 return
             self.bridges = [b for b in self.bridges if not b.ended]
             self.bridges.append(CallbackBridge(self.services, job, contact, self.gateway))

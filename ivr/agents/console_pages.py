@@ -2,8 +2,11 @@
 list and a live view of the agent's queues. Built on the shared web server (ivr/web): its
 accounts, sessions, CSRF and role checks; pages for the `agent` role (supervisors may look).
 
-The page polls `/agent/state.json` every second; every answer is read from Redis and SQL on the
-worker pool, so any node's console shows the same queue.
+The page gets its state from `/agent/events`, a server-sent event stream that sends a fresh
+snapshot whenever the queue nudges that something the agent sees changed, on any node
+(`ivr.agents.console_stream`); `/agent/state.json` answers the same snapshot once. Every
+snapshot is read from Redis and SQL on the worker pool, so any node's console shows the same
+queue.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.web.server import Request
 
 from ivr.agents import callbacks
-from ivr.agents.acd import Acd, AgentState, QueueView
+from ivr.agents.acd import CHANGED_CHANNEL, Acd, AgentState, QueueView, announce_change
 from ivr.agents.call_notes import add_note
 from ivr.agents.callback_dial import DialJob, push_dial
+from ivr.agents.console_stream import HEARTBEAT_S, REFRESH_S, AgentStreams
 from ivr.agents.screen_pop import screen_pop
 from ivr.menus.loader import parse_menu_text
 from ivr.menus.publishing import configured_menu_file
@@ -64,6 +69,7 @@ class AgentConsole:
         console.add_nav("坐席工作台", "/agent", AGENT)
         console.page("/agent", roles=AGENT)(self.page)
         console.page("/agent/state.json", roles=AGENT)(self.state)
+        console.page("/agent/events", roles=AGENT)(self.events)
         console.page("/agent/state", roles=AGENT, methods=("POST",))(self.set_state)
         console.page("/agent/note", roles=AGENT, methods=("POST",))(self.note)
         console.page("/agent/callbacks/<int:callback_id>/done", roles=AGENT, methods=("POST",))(
@@ -73,6 +79,12 @@ class AgentConsole:
             self.call_back
         )
         self.gateway = services.config.section("agents").get("callback_gateway")
+        self.streams = AgentStreams(
+            lambda agent: services.pool.run(self._snapshot, agent), self._signed_in
+        )
+        services.on_nudge(CHANGED_CHANNEL, self.streams.changed)
+        console.every(HEARTBEAT_S, self.streams.heartbeat)
+        console.every(REFRESH_S, self.streams.refresh_all)
 
     # --- pages --------------------------------------------------------------------------
 
@@ -84,6 +96,26 @@ class AgentConsole:
     async def state(self, request: Request, user: SessionUser) -> Any:
         body = await self.console.blocking(self._snapshot, user.username)
         return JsonResponse(body)
+
+    async def events(self, request: Request, user: SessionUser) -> Any:
+        """Server-sent events: the snapshot now and whenever it changes, until the browser
+        goes (Klein then cancels this handler) or the session ends."""
+        request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        request.setHeader(b"X-Accel-Buffering", b"no")  # a proxy must not hold the events back
+        stream = self.streams.open(request, user.username)
+        if stream is None:
+            return JsonResponse({"error": "打开的工作台页面过多，请关闭其他页面"}, 429)
+        try:
+            await stream.done
+        finally:
+            self.streams.remove(stream)
+        return b""
+
+    def _signed_in(self, request: Request) -> Deferred[bool]:
+        return ensureDeferred(self.console.current_user(request)).addCallback(
+            lambda user: user is not None
+        )
 
     async def set_state(self, request: Request, user: SessionUser) -> Any:
         body = read_json(request)
@@ -110,12 +142,7 @@ class AgentConsole:
             raise BadRequest("没有要备注的通话")
         try:
             await self.console.blocking(
-                add_note,
-                self.console.services.db,
-                call_id,
-                user.username,
-                str(body.get("text", "")),
-                self.console.services.wallclock(),
+                self._note, call_id, user.username, str(body.get("text", ""))
             )
         except ValueError as error:
             raise BadRequest(str(error)) from None
@@ -153,7 +180,13 @@ class AgentConsole:
         if claimed is None:
             return "该回电已由其他坐席处理"
         push_dial(services.redis, DialJob(callback_id, agent, claimed.queue, claimed.number))
+        announce_change(services.redis, queues=(claimed.queue,))
         return None
+
+    def _note(self, call_id: str, agent: str, text: str) -> None:
+        services = self.console.services
+        add_note(services.db, call_id, agent, text, services.wallclock())
+        announce_change(services.redis, agents=(agent,))
 
     def _tree(self) -> MenuTree | None:
         db = self.console.services.db
@@ -174,9 +207,11 @@ class AgentConsole:
 
     def _callback_done(self, callback_id: int, agent: str, reached: bool) -> bool:
         db = self.console.services.db
-        if callbacks.claim(db, callback_id, agent) is None:
+        claimed = callbacks.claim(db, callback_id, agent)
+        if claimed is None:
             return False
         callbacks.finish(db, callback_id, reached, self.console.services.wallclock())
+        announce_change(self.console.services.redis, queues=(claimed.queue,))
         return True
 
     def _snapshot(self, agent: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ivr.agents import callbacks, queue_wait
-from ivr.agents.acd import Acd, AgentState, Offer, Strategy, estimated_wait
+from ivr.agents.acd import Acd, AgentState, Offer, Strategy, announce_change, estimated_wait
 from ivr.agents.hold_music import hold_music
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
@@ -319,6 +319,7 @@ class QueuedCaller:
                 db,
                 QueueEvent(now, queue, call_id, "callback_requested", detail=command.window),
             )
+            announce_change(self.services.acd.redis, queues=(queue,))
             return request
 
         self.call.log.info("callback requested (%s)", command.window)

@@ -23,6 +23,10 @@ def _no_calls() -> Mapping[str, int]:
     return {}
 
 
+def _no_nudges(channel: str, handler: Callable[[str], None]) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class WebServices:
     config: Config
@@ -34,3 +38,6 @@ class WebServices:
     calls_now: Callable[[], Mapping[str, int]] = _no_calls  # this node's calls per node label
     # Keys and intents heard since the last call (the counts are handed over and reset).
     take_heard: Callable[[], Mapping[str, int]] = _no_calls
+    # on_nudge(channel, handler): handler(data) runs on the reactor for every Redis pub/sub
+    # nudge on the channel (the process's one listener, `ivr.store.nudges`).
+    on_nudge: Callable[[str, Callable[[str], None]], None] = _no_nudges

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from ivr.agents.acd import Acd, AgentState, Strategy, estimated_wait
+from ivr.agents.acd import CHANGED_CHANNEL, Acd, AgentState, Change, Strategy, estimated_wait
 from tests.backends import Stores
 
 Q = "社保卡"
@@ -243,3 +243,46 @@ def test_logging_out_leaves_every_queue(acd: Acd) -> None:
     assert acd.logged_in() == () and acd.queue_view(Q).agents == ()
     acd.enter(Q, "c1", "", 10)
     assert acd.offer(Q, Strategy.LONGEST_IDLE, 10).offer is None
+
+
+def nudges(client: redis.Redis, channel: str) -> tuple[redis.client.PubSub, list[str]]:
+    """Subscribe to a nudge channel; the list fills as `drain` reads the messages."""
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel)
+    pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+    return pubsub, []
+
+
+def drain(pubsub: redis.client.PubSub, into: list[str]) -> list[str]:
+    while (message := pubsub.get_message(timeout=0.2)) is not None:
+        into.append(message["data"].decode())
+    return into
+
+
+def test_every_change_a_console_shows_is_nudged_with_its_queue_and_agents(acd: Acd) -> None:
+    pubsub, heard = nudges(acd.redis, CHANGED_CHANNEL)
+    try:
+        register(acd.redis, "1001")
+        acd.set_state("1001", AgentState.PAUSED, 1, "会议", queues=(Q,))
+        assert drain(pubsub, heard) == [f"{Q}|1001"]
+        acd.set_state("1001", AgentState.AVAILABLE, 2, queues=("医保",))  # left 社保卡 for 医保
+        assert Change.parse(drain(pubsub, heard)[-1]) == Change(
+            frozenset({"医保", Q}), frozenset({"1001"})
+        )
+        acd.set_state("1001", AgentState.AVAILABLE, 3, queues=(Q,))
+        assert drain(pubsub, heard)[-1] == f"{Q} 医保|1001"
+        heard.clear()
+        acd.enter(Q, "c1", "138", 10)
+        acd.offer(Q, Strategy.LONGEST_IDLE, 11)
+        acd.answered("c1", "1001", 12)
+        acd.complete("c1", "1001", 20, wrap_up=5)
+        assert drain(pubsub, heard) == [f"{Q}|", f"{Q}|1001", f"{Q}|1001", f"{Q}|1001"]
+        heard.clear()
+        acd.offer(Q, Strategy.LONGEST_IDLE, 30)  # nothing to offer: nothing changed, no nudge
+        acd.enter(Q, "c2", "139", 31)
+        acd.leave("c2", 32)
+        assert drain(pubsub, heard) == [f"{Q}|", f"{Q}|"]
+        change = Change.parse(f"{Q}|")
+        assert change.concerns("1002", frozenset({Q})) and not change.concerns("1002", frozenset())
+    finally:
+        pubsub.close()

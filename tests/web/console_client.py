@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -123,6 +124,11 @@ class ConsoleClient:
         except urllib.error.HTTPError as error:
             return Reply(error.code, error.read(), dict(error.headers), error.url)
 
+    def events(self, path: str) -> EventStream:
+        """Open a server-sent event stream with this client's session (as EventSource does)."""
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.cookies)
+        return EventStream(self.base, path, cookie)
+
     def login(self, username: str, password: str = PASSWORD) -> Reply:
         form = self.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -133,6 +139,52 @@ class ConsoleClient:
             data={"csrf_token": token.group(1), "username": username, "password": password},
         )
         return reply
+
+
+class EventStream:
+    """A `text/event-stream` response read event by event (comments are kept apart)."""
+
+    def __init__(self, base: str, path: str, cookie: str) -> None:
+        address = urllib.parse.urlsplit(base)
+        self.connection = http.client.HTTPConnection(address.hostname or "", address.port,
+                                                     timeout=30)  # fmt: skip
+        self.connection.request(
+            "GET", path, headers={"Cookie": cookie, "Accept": "text/event-stream"}
+        )
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+        self.comments: list[str] = []
+
+    def next_event(self, timeout: float) -> tuple[str, str] | None:
+        """(event name, data) of the next event; None when the server ended the stream."""
+        sock = self.connection.sock
+        if sock is not None:
+            sock.settimeout(timeout)
+        name, data = "message", []
+        while True:
+            line = self.response.readline()
+            if not line:
+                return None
+            text = line.decode("utf-8").rstrip("\n")
+            if not text:
+                if data:
+                    return name, "\n".join(data)
+                continue
+            field, _, value = text.partition(": ")
+            if field == "":
+                self.comments.append(value)
+            elif field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+
+    def next_state(self, timeout: float) -> Any:
+        event = self.next_event(timeout)
+        assert event is not None and event[0] == "state", event
+        return json.loads(event[1])
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def query(server: IvrProcess, statement: str) -> list[tuple[Any, ...]]:

@@ -2,7 +2,8 @@
 real registered agent phone and a real caller: the agent logs in and presses 示闲; a caller keys
 an ID number and presses 0; while the agent's phone rings the screen pop shows the caller's
 number, the menu path and the ID number masked; the agent answers and writes a note, and the
-note is in the database with the call's record."""
+note is in the database with the call's record. The page is loaded once and never asks the
+server for its state: everything arrives on its one event stream."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def test_screen_pop_before_answering_and_a_note_in_the_call_record(
     ):  # fmt: skip
         assert phone["registered"]
         page = log_in(browser, base, "1001")
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url.removeprefix(base)))
         page.goto(base + "/agent")
         page.click("#go-available")
         expect(page.locator("#state")).to_have_text("空闲")
@@ -85,6 +88,9 @@ def test_screen_pop_before_answering_and_a_note_in_the_call_record(
         page.click("#save-note")
         expect(page.locator("#pop-notes")).to_contain_text(NOTE)
         screenshot(page, tmp_path, "agent-console-on-call")
+        # one page load, one event stream, no polling: the pop and states were pushed
+        assert asked.count("/agent") == 1 and asked.count("/agent/events") == 1, asked
+        assert not [url for url in asked if "state.json" in url], asked
         report = caller_report(caller, timeout=120)
     assert report.get("connected"), report
     assert phone["answered"] and phone["calls"][0]["answered"]

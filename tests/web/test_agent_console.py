@@ -1,13 +1,17 @@
 """The agent console over HTTP against a real IVR: an agent (made with `python -m ivr agents
-add`) logs in, changes state, sees its queue and the callback list; notes land in SQL."""
+add`) logs in, changes state, sees its queue and the callback list; notes land in SQL; its event
+stream pushes what another node changes in the shared queue."""
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from ivr.agents.acd import Acd, AgentState
 from ivr.agents.call_notes import notes_of_call
 from ivr.agents.callbacks import request_callback
 from tests.e2e.agent_phones import add_agent, server_redis
@@ -92,3 +96,63 @@ def test_the_page_speaks_chinese_and_supervisors_may_look(server: IvrProcess) ->
     boss.login("boss")
     page = boss.get("/agent")
     assert page.status == 200 and "坐席工作台" in page.text and "示闲" in page.text
+
+
+def test_the_event_stream_pushes_a_change_another_node_made(
+    server: IvrProcess, agent: ConsoleClient
+) -> None:
+    """Another IVR node (here: this test, running the same ACD script on the shared Redis)
+    changes the agent's state; the stream sends it at once, long before its 10 s refresh."""
+    assert agent.post("/agent/state", json_body={"state": "paused", "reason": "会议"}).status == 200
+    stream = agent.events("/agent/events")
+    try:
+        assert stream.status == 200
+        assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
+        first = stream.next_state(timeout=10)
+        assert (first["agent"]["state"], first["agent"]["reason"]) == ("paused", "会议")
+        other_node = Acd(server_redis(server), "10.0.0.12:5062")
+        started = time.monotonic()
+        other_node.set_state("1001", AgentState.AVAILABLE, time.time(), queues=("agents",))
+        pushed = stream.next_state(timeout=8)
+        assert pushed["agent"]["state"] == "available", pushed
+        assert time.monotonic() - started < 5.0  # the nudge, not the 10 s safety net
+        redis = server_redis(server)
+        redis.zadd("ivr:acd:q:agents", {"stream-call": time.time() - 30})
+        redis.hset("ivr:acd:call:stream-call", mapping={"queue": "agents", "number": "139"})
+        redis.publish("ivr:acd:changed", "agents|")  # as ENTER would: the live view follows
+        view = stream.next_state(timeout=8)["queues"][0]
+        assert view["waiting"] == 1 and view["longest_wait"] >= 29
+        redis.delete("ivr:acd:q:agents", "ivr:acd:call:stream-call")
+    finally:
+        stream.close()
+        agent.post("/agent/state", json_body={"state": "logged_out"})
+
+
+def test_a_session_holds_four_streams_and_a_closed_one_frees_its_place(
+    server: IvrProcess, agent: ConsoleClient
+) -> None:
+    streams = [agent.events("/agent/events") for _ in range(4)]
+    try:
+        for stream in streams:
+            assert stream.status == 200 and stream.next_state(timeout=10)["agent"]
+        refused = agent.events("/agent/events")
+        assert refused.status == 429
+        refused.close()
+        streams.pop().connection.sock.shutdown(socket.SHUT_RDWR)  # the browser tab closed
+        deadline = time.monotonic() + 10
+        while True:
+            again = agent.events("/agent/events")
+            if again.status == 200 or time.monotonic() > deadline:
+                break
+            again.close()
+            time.sleep(0.1)
+        streams.append(again)
+        assert again.status == 200
+        other = ConsoleClient(agent.base)  # another session has its own four
+        other.login("1001")
+        extra = other.events("/agent/events")
+        assert extra.status == 200
+        extra.close()
+    finally:
+        for stream in streams:
+            stream.close()

@@ -1,10 +1,13 @@
-// The agent console: polls /agent/state.json every second and draws state, screen pop, queues
-// and callbacks; buttons post with the session's CSRF token.
+// The agent console: draws state, screen pop, queues and callbacks from the server-sent events of
+// /agent/events (a snapshot whenever something changes, on any IVR node); between events only
+// the counters tick locally. Buttons post with the session's CSRF token.
 "use strict";
 (() => {
   const csrf = document.body.dataset.csrf;
   const $ = (id) => document.getElementById(id);
   let current = null;  // the call on screen (its Call-ID)
+  let shown = null;  // the last snapshot and when it arrived, for the counters
+  let shownAt = 0;
 
   async function post(url, body) {
     const response = await fetch(url, {
@@ -109,7 +112,6 @@
         dial.addEventListener("click", async () => {
           const result = await post("/agent/callbacks/" + cb.id + "/call", {});
           say(result.ok ? "正在接通：请接听话机，接听后将呼叫来电者" : result.data.error, !result.ok);
-          refresh();
         });
         done.append(dial, " ");
       }
@@ -119,7 +121,6 @@
         button.addEventListener("click", async () => {
           const result = await post("/agent/callbacks/" + cb.id + "/done", {reached});
           say(result.ok ? "已记录" : result.data.error, !result.ok);
-          refresh();
         });
         done.append(button, " ");
       }
@@ -129,18 +130,43 @@
     }));
   }
 
-  async function refresh() {
-    try {
-      const response = await fetch("/agent/state.json", {credentials: "same-origin", headers: {"Accept": "application/json"}});
-      if (response.status === 401) { location.href = "/login?next=/agent"; return; }
-      const data = await response.json();
-      drawAgent(data.agent);
-      drawPop(data.call, data.agent.state);
-      drawQueues(data.queues);
-      drawCallbacks(data.callbacks, data.can_dial);
-    } catch (e) {
-      say("与服务器的连接中断，正在重试…", true);
-    }
+  function draw(data) {
+    shown = data;
+    shownAt = Date.now();
+    drawAgent(data.agent);
+    drawPop(data.call, data.agent.state);
+    drawQueues(data.queues);
+    drawCallbacks(data.callbacks, data.can_dial);
+  }
+
+  // Waits and the wrap-up countdown grow between events without asking the server.
+  function tick() {
+    if (!shown) return;
+    const gone = Math.floor((Date.now() - shownAt) / 1000);
+    if (!gone) return;
+    const agent = Object.assign({}, shown.agent);
+    if (agent.wrap_left) agent.wrap_left = Math.max(0, agent.wrap_left - gone);
+    drawAgent(agent);
+    drawQueues(shown.queues.map((q) => Object.assign({}, q, {longest_wait: q.waiting ? q.longest_wait + gone : 0})));
+  }
+
+  function listen() {
+    const events = new EventSource("/agent/events");
+    events.addEventListener("state", (event) => {
+      if ($("message").className === "alert stream") say("", false);
+      draw(JSON.parse(event.data));
+    });
+    events.onerror = async () => {
+      say("与服务器的连接中断，正在重连…", true);
+      $("message").className = "alert stream";
+      if (events.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
+      // Refused (signed out, too many tabs) or the server is gone: find out, try again later.
+      try {
+        const response = await fetch("/agent/state.json", {credentials: "same-origin", headers: {"Accept": "application/json"}});
+        if (response.status === 401) { location.href = "/login?next=/agent"; return; }
+      } catch (e) { /* the server is down: keep trying */ }
+      setTimeout(listen, 5000);
+    };
   }
 
   for (const button of document.querySelectorAll("[data-state]")) {
@@ -148,7 +174,6 @@
       const body = {state: button.dataset.state, reason: $("reason").value};
       const result = await post("/agent/state", body);
       say(result.ok ? "状态已更新" : result.data.error, !result.ok);
-      refresh();
     });
   }
 
@@ -157,9 +182,8 @@
     const result = await post("/agent/note", {call_id: current, text: $("note").value});
     say(result.ok ? "备注已保存到通话记录" : result.data.error, !result.ok);
     if (result.ok) $("note").value = "";
-    refresh();
   });
 
-  refresh();
-  setInterval(refresh, 1000);
+  listen();
+  setInterval(tick, 1000);
 })();
