@@ -2,10 +2,18 @@
 process direct and N processes behind Kamailio, side by side in one run (issue 12).
 
 The yardstick: answer, ~8 s prompt, digits until `#`, ~8 s prompt, hang up (bench/menus/
-yardstick.yaml). The caller (sipp, bench/sipp/yardstick.xml) streams RTP from the answer to the
-hang-up as every phone does, 50 packets a second: speech-like audio (a room's noise floor under
-Korean phrases with pauses, or only the noise floor for a caller who listens; bench/
-caller_audio.py), keys `123#` by RFC 4733 at ~9 s, audio again after them.
+yardstick.yaml). The caller (sipp) streams RTP from the answer to the hang-up as every phone
+does, 50 packets a second: speech-like audio (a room's noise floor under Korean phrases with
+pauses, or only the noise floor for a caller who listens; bench/caller_audio.py), keys `123#`
+by RFC 4733 at ~9 s, audio again after them.
+
+Callers (`--caller`), the same packets either way:
+  stream  (default) sipp's `rtp_stream` sends the audio (bench/sipp/yardstick-stream.xml):
+          a playback thread serves `--rtp-threadtasks` calls; at 9 s the stream pauses while a
+          short pcap plays the keys and the audio between them. Every call's media leaves from
+          and returns to sipp's one media socket (sipp 3.6 streams from no other);
+  pcap    `play_pcap_audio` of one pcap per call holding audio and keys (bench/sipp/
+          yardstick.xml): a thread per call, which made sipp the bottleneck at 600 calls.
 
 Configurations (`--configs`):
   keys    DTMF only (speech off); every caller talks, so in-band DTMF detection sees speech;
@@ -43,9 +51,10 @@ that is not clean.
 
 Run as root (sipp's pcap playback uses a raw socket), loopback only, bounded in time:
     python bench/bench_sipp.py --levels 200,400,600,800 [--configs keys,speech,bridge]
-        [--modes direct,kamailio] [--nodes 2] [--profile 15]
+        [--modes direct,kamailio] [--nodes 2] [--caller stream|pcap] [--profile 15]
 `--profile S` records the IVR with py-spy for S seconds of each level's steady part and prints
-the hottest functions (needs `pip install py-spy`).
+the hottest functions (needs `pip install py-spy`). `--count-caller` also captures the callers'
+packets to the IVR and prints how many arrived against 50 a second of each call's stream.
 """
 
 from __future__ import annotations
@@ -93,23 +102,29 @@ MAX_DRIFT_MS = 5.0
 SHORT_STREAM = 0.01  # a stream missing more than 1% of its packets is short
 DRIFT_WINDOW = 25  # packets at each end of a stream whose least lateness marks its clock
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CALLERS = ("stream", "pcap")
+RTP_THREADTASKS = 20  # sipp's default
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What a configuration dials and what a finished flow leaves in the IVR's log."""
+    """What a configuration dials (per caller) and what a finished flow leaves in the IVR's log."""
 
-    scenario: Path
+    scenarios: dict[str, Path]
     keys: str
     call_seconds: float
     finished: str
 
 
+_YARDSTICK = {"stream": SIPP / "yardstick-stream.xml", "pcap": SIPP / "yardstick.xml"}
 SETUPS = {
-    "keys": Setup(SIPP / "yardstick.xml", "123#", CALL_SECONDS, "hanging up: completed"),
-    "speech": Setup(SIPP / "yardstick.xml", "123#", CALL_SECONDS, "hanging up: completed"),
+    "keys": Setup(_YARDSTICK, "123#", CALL_SECONDS, "hanging up: completed"),
+    "speech": Setup(_YARDSTICK, "123#", CALL_SECONDS, "hanging up: completed"),
     "bridge": Setup(
-        SIPP / "yardstick-agent.xml", "0", BRIDGED_MS / 1000 + 1, "agent answered: bridged"
+        {"stream": SIPP / "yardstick-agent-stream.xml", "pcap": SIPP / "yardstick-agent.xml"},
+        "0",
+        BRIDGED_MS / 1000 + 1,
+        "agent answered: bridged",
     ),
 }
 
@@ -127,6 +142,23 @@ class Pacing:
 
 
 @dataclass(frozen=True)
+class Inbound:
+    """The callers' packets as they reached the IVR's ports (`--count-caller`)."""
+
+    streams: int
+    packets: int
+    expected: int  # 50 a second over each stream's span, first to last packet
+    short_streams: int  # streams missing more than SHORT_STREAM of theirs
+
+    def line(self) -> str:
+        share = 100 * self.packets / max(1, self.expected)
+        return (
+            f"      callers -> IVR: {self.streams} streams, {self.packets} packets,"
+            f" {share:.1f}% of 50 a second over each stream, {self.short_streams} short"
+        )
+
+
+@dataclass(frozen=True)
 class SippResult:
     created: int
     successful: int
@@ -139,8 +171,9 @@ class SippResult:
 @dataclass(frozen=True)
 class LevelResult:
     level: int
-    config: str  # keys | speech
+    config: str  # keys | speech | bridge
     mode: str  # direct | kamailio
+    caller: str  # stream | pcap
     sipp: SippResult
     completed: int  # flows the IVR finished (the closing prompt; bridge: the agent answered)
     pacing: Pacing
@@ -153,6 +186,7 @@ class LevelResult:
     invite_p50_ms: float  # INVITE -> 200 on the wire
     invite_p99_ms: float
     capture_dropped: int
+    inbound: Inbound | None  # with --count-caller
 
     @property
     def failed(self) -> int:
@@ -251,6 +285,31 @@ def pacing(streams: dict[tuple[int, int], list[tuple[float, int]]]) -> Pacing:
         short_pct=100.0 * max(0, expected - received) / expected,
         short_streams=short,
     )
+
+
+def inbound(path: Path, gap: float = 1.0) -> Inbound:
+    """The UDP/RTP packets of a capture per destination port (an IVR call's port; every stream
+    caller sends from one source), a pause over `gap` s starting a new stream (a port the IVR
+    gave to a later call): packets against 50 a second from each stream's first to last."""
+    arrivals: dict[int, list[float]] = defaultdict(list)
+    for arrival, ip in read_pcap(path):
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        udp = (ip[0] & 0x0F) * 4
+        if len(ip) >= udp + 20 and ip[udp + 8] >> 6 == 2:
+            arrivals[struct.unpack_from("!H", ip, udp + 2)[0]].append(arrival)
+    streams = packets = expected = short = 0
+    for times in arrivals.values():
+        at = np.array(times)
+        for run in np.split(at, np.flatnonzero(np.diff(at) > gap) + 1):
+            if len(run) < 3:
+                continue
+            due = round((run[-1] - run[0]) / FRAME) + 1
+            streams += 1
+            packets += len(run)
+            expected += due
+            short += len(run) < (1 - SHORT_STREAM) * due
+    return Inbound(streams, packets, expected, short)
 
 
 _CALL_ID = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
@@ -539,19 +598,34 @@ def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
     return [(frame, 100 * n / total) for frame, n in samples.most_common(15)]
 
 
-def caller_pcaps(work: Path, keys: str) -> tuple[Path, Path]:
-    """The talker's and the listener's RTP (bench/caller_audio.py), `keys` at KEYS_AT."""
-    from bench.caller_audio import caller_audio, write_caller_pcap
-
-    return tuple(  # type: ignore[return-value]
-        write_caller_pcap(
-            work / f"{kind}-{keys.replace('#', 'hash')}.pcap",
-            caller_audio(kind, CALLER_SECONDS, seed),
-            keys,
-            KEYS_AT,
-        )
-        for kind, seed in (("talker", 7), ("listener", 8))
+def caller_media(work: Path, keys: str, caller: str, threadtasks: int) -> list[str]:
+    """sipp's arguments for the talker's and the listener's RTP (bench/caller_audio.py), `keys`
+    at KEYS_AT: a pcap each (`pcap`), or raw audio each and a pcap of the keys (`stream`)."""
+    from bench.caller_audio import (
+        caller_audio,
+        keys_seconds,
+        write_caller_pcap,
+        write_caller_stream,
     )
+
+    name = keys.replace("#", "hash")
+    arguments: list[str] = []
+    for kind, seed in (("talker", 7), ("listener", 8)):
+        audio = caller_audio(kind, CALLER_SECONDS, seed)
+        if caller == "pcap":
+            pcap = write_caller_pcap(work / f"{kind}-{name}.pcap", audio, keys, KEYS_AT)
+            arguments += ["-key", f"{kind}_pcap", str(pcap)]
+            continue
+        raw = write_caller_stream(work / f"{kind}.ulaw", audio)
+        start = round(KEYS_AT * 8000)
+        during = audio[start : start + round(keys_seconds(keys) * 8000)]
+        pcap = write_caller_pcap(work / f"{kind}-keys-{name}.pcap", during, keys, 0.0)
+        arguments += ["-key", f"{kind}_stream", f"{raw},-1,0", "-key", f"{kind}_keys", str(pcap)]
+    if caller == "stream":
+        arguments += ["-set", "keys_at_ms", str(round(KEYS_AT * 1000))]
+        arguments += ["-set", "keys_ms", str(round(keys_seconds(keys) * 1000))]
+        arguments += ["-rtp_threadtasks", str(threadtasks)]
+    return arguments
 
 
 def agent_pcap(work: Path) -> Path:
@@ -571,7 +645,7 @@ def run_level(
     mode: str,
     args: argparse.Namespace,
     work: Path,
-    pcaps: tuple[Path, Path],
+    media: list[str],
     agent_voice: Path,
 ) -> LevelResult:
     work.mkdir(parents=True)
@@ -586,19 +660,23 @@ def run_level(
     share = args.talk_share if config == "speech" else 1.0
     agent_port = free_port()
 
-    sinks = PhoneSinks()
+    sinks = PhoneSinks() if args.caller == "pcap" else None  # stream: sipp's socket listens
     ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, args, mode)
     agents = start_agents(work, agent_port, agent_voice) if config == "bridge" else None
     # only the IVR's packets to the callers' and the agents' media ports: other processes on
     # this loopback (tests running beside the bench) may use ports of the IVR's range too
     rtp_filter = f"udp src portrange {args.rtp_ports} and udp dst portrange 8000-19999"
     capture, pcap, capture_log = start_capture(work, "ivr-rtp", rtp_filter, 64)
+    caller_capture = None
+    if args.count_caller:
+        caller_filter = f"udp src portrange 8000-19999 and udp dst portrange {args.rtp_ports}"
+        caller_capture = start_capture(work, "caller-rtp", caller_filter, 64)
     sip_capture, sip_pcap, _ = start_capture(work, "sip", f"udp port {sip_port}", 65535)
     rss = PeakRss(ivr.nodes)
     rss_idle = sum(rss_mb(pid) for pid in ivr.nodes)
     rss.start()
-    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(setup.scenario), "-s", "ivr"]
-    command += ["-key", "talker_pcap", str(pcaps[0]), "-key", "listener_pcap", str(pcaps[1])]
+    scenario = setup.scenarios[args.caller]
+    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-s", "ivr", *media]
     command += ["-set", "talk_share", str(share)]
     if config == "bridge":
         command += ["-set", "call_ms", str(BRIDGED_MS)]
@@ -631,11 +709,14 @@ def run_level(
             stop(sipp, signal.SIGINT)  # already gone unless the bench was interrupted
         stop(capture, signal.SIGINT)
         stop(sip_capture, signal.SIGINT)
+        if caller_capture is not None:
+            stop(caller_capture[0], signal.SIGINT)
         stop(ivr.process, signal.SIGINT)
         if agents is not None:
             stop(agents, signal.SIGINT, seconds=5)
         rss.stop()
-        sinks.close()
+        if sinks is not None:
+            sinks.close()
     rtt_files = list(work.glob("*_rtt.csv"))
     completed = ivr.log.read_text(errors="replace").count(setup.finished)
     invites = invite_latencies(sip_pcap, sip_port) * 1000
@@ -643,6 +724,7 @@ def run_level(
         level=level,
         config=config,
         mode=mode,
+        caller=args.caller,
         sipp=sipp_result(work / "stat.csv", rtt_files[0] if rtt_files else work / "none"),
         completed=completed,
         pacing=pacing(rtp_streams(pcap)),
@@ -655,6 +737,7 @@ def run_level(
         invite_p50_ms=float(np.percentile(invites, 50)) if len(invites) else float("nan"),
         invite_p99_ms=float(np.percentile(invites, 99)) if len(invites) else float("nan"),
         capture_dropped=capture_dropped(capture_log),
+        inbound=inbound(caller_capture[1]) if caller_capture is not None else None,
     )
     if hot:
         print(f"\npy-spy, {args.profile} s at {level} calls (self samples, one IVR process):")
@@ -663,13 +746,15 @@ def run_level(
     if not args.keep:
         pcap.unlink(missing_ok=True)
         sip_pcap.unlink(missing_ok=True)
+        if caller_capture is not None:
+            caller_capture[1].unlink(missing_ok=True)
     return result
 
 
 # --- report ----------------------------------------------------------------------------------
 
 HEADER = (
-    "level config mode     |  peak  calls failed | INV->200 p50   p99 ms |"
+    "level config mode     caller |  peak  calls failed | INV->200 p50   p99 ms |"
     " RTP err p50   p99    max ms | drift ms short | CPU% IVR  kam sipp | RSS MB KB/call |"
     " clean | load 1/5/15"
 )
@@ -678,7 +763,7 @@ HEADER = (
 def row(r: LevelResult) -> str:
     p = r.pacing
     return (
-        f"{r.level:5d} {r.config:6s} {r.mode:8s} |"
+        f"{r.level:5d} {r.config:6s} {r.mode:8s} {r.caller:6s} |"
         f" {r.sipp.peak_concurrent:5d} {r.sipp.created:6d} {r.failed:6d} |"
         f" {r.invite_p50_ms:12.1f} {r.invite_p99_ms:5.1f}    |"
         f" {p.p50_ms:11.2f} {p.p99_ms:6.2f} {p.max_ms:6.1f}    |"
@@ -724,6 +809,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--modes", default="direct,kamailio", help="direct, kamailio")
     parser.add_argument("--nodes", type=int, default=2, help="IVR processes behind Kamailio")
     parser.add_argument("--talk-share", type=float, default=0.25, help="speech: callers talking")
+    parser.add_argument("--caller", choices=CALLERS, default="stream", help="how sipp sends RTP")
+    parser.add_argument(
+        "--rtp-threadtasks", type=int, default=RTP_THREADTASKS, help="stream: calls per thread"
+    )
+    parser.add_argument(
+        "--count-caller", action="store_true", help="capture and count the callers' packets too"
+    )
     parser.add_argument("--rtp-ports", default="20000-29999", help="IVR RTP range (captured)")
     parser.add_argument("--max-minutes", type=float, default=60, help="skip runs beyond this")
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds per level")
@@ -738,12 +830,19 @@ def main(argv: list[str]) -> int:
             parser.error(f"{tool} is not installed")
 
     work = Path(tempfile.mkdtemp(prefix="bench_sipp-"))
-    pcaps = {keys: caller_pcaps(work, keys) for keys in {s.keys for s in SETUPS.values()}}
+    media = {
+        keys: caller_media(work, keys, args.caller, args.rtp_threadtasks)
+        for keys in {s.keys for s in SETUPS.values()}
+    }
     agent_voice = agent_pcap(work)
     deadline = time.monotonic() + args.max_minutes * 60
     results: list[LevelResult] = []
     slipped: set[tuple[str, str]] = set()
     print(f"{os.cpu_count()} CPUs; load average before the run {os.getloadavg()}")
+    if args.caller == "stream":
+        print(f"caller: sipp rtp_stream, {args.rtp_threadtasks} calls a thread, keys from a pcap")
+    else:
+        print("caller: sipp play_pcap_audio, a thread per call")
     print(HEADER)
     levels = levels_by_config(args.levels, args.configs.split(","))
     for level in sorted({level for wanted in levels.values() for level in wanted}):
@@ -758,12 +857,14 @@ def main(argv: list[str]) -> int:
                     continue
                 name = f"level-{level}-{config}-{mode}"
                 result = run_level(
-                    level, config, mode, args, work / name, pcaps[SETUPS[config].keys], agent_voice
+                    level, config, mode, args, work / name, media[SETUPS[config].keys], agent_voice
                 )
                 results.append(result)
                 print(row(result), flush=True)
                 if result.capture_dropped:
                     print(f"      dumpcap dropped {result.capture_dropped} packets at this level")
+                if result.inbound is not None:
+                    print(result.inbound.line())
                 if not result.clean() and not args.all_levels:
                     slipped.add((config, mode))
     print(

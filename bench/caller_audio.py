@@ -1,8 +1,12 @@
 """The yardstick caller's RTP: audio from the answer to the hang-up, keys by RFC 4733.
 
-Every real phone streams 50 packets a second for the whole call, so the bench's caller does too:
-one pcap per kind of caller, replayed by sipp's `play_pcap_audio` from the call's media port
-(one source, as a phone: the IVR's RTP latching sees one stream).
+Every real phone streams 50 packets a second for the whole call, so the bench's caller does too,
+in one of two forms (bench/bench_sipp.py `--caller`):
+  - pcap: one pcap per kind of caller, the audio with the keys in it, replayed by sipp's
+    `play_pcap_audio` (a thread per call);
+  - stream: the audio as raw PCMU for sipp's `rtp_stream` (a few threads for all calls), and a
+    short pcap of the keys with the audio between them, played while the stream pauses.
+Either way one source, as a phone: the IVR's RTP latching sees one stream.
 
   - talker: a room's noise floor (pink noise, about -50 dBFS) under Korean phrases (espeak-ng,
     the language of the speech model the tests run) of 1-3 s with 1-3 s pauses between them;
@@ -62,6 +66,21 @@ def caller_audio(kind: str, seconds: float, seed: int) -> np.ndarray:
     elif kind != "listener":
         raise ValueError(f"no caller kind {kind!r}")
     return np.clip(audio, -32768, 32767).astype(np.int16)
+
+
+def keys_seconds(keys: str) -> float:
+    """How long `keys` take to send: from the first event packet to the last key's end."""
+    return ((len(keys) - 1) * (TONE_FRAMES + GAP_FRAMES) + TONE_FRAMES) * 0.020 if keys else 0.0
+
+
+def write_caller_stream(path: Path, audio: np.ndarray) -> Path:
+    """`audio` as raw PCMU, whole 20 ms frames: sipp's `rtp_stream` sends 160 bytes a packet from
+    it with RTP headers of its own."""
+    frames = -(-len(audio) // FRAME_SAMPLES)
+    pcm = np.zeros(frames * FRAME_SAMPLES, dtype=np.int16)
+    pcm[: len(audio)] = audio
+    path.write_bytes(PCMU.encode(pcm))
+    return path
 
 
 def write_caller_pcap(

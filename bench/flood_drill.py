@@ -185,7 +185,7 @@ class Slowloris(threading.Thread):
 
 
 def run(
-    args: argparse.Namespace, work: Path, pcaps: tuple[Path, Path], loaded: bool
+    args: argparse.Namespace, work: Path, media: list[str], loaded: bool
 ) -> tuple[Any, FloodStats | None, SlowStats | None]:
     """One level of the yardstick; when `loaded`, the flood and slowloris start once every
     call is up (bench_sipp's run_level picks the SIP port: the drill watches which it took)."""
@@ -221,7 +221,7 @@ def run(
     if loaded:
         attacking.start()
     try:
-        result = yardstick.run_level(args.level, "keys", "direct", args, work, pcaps, pcaps[0])
+        result = yardstick.run_level(args.level, "keys", "direct", args, work, media, Path())
     finally:
         yardstick.free_port = pick_port
     if loaded:
@@ -260,6 +260,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep captures and logs")
     args = parser.parse_args(argv)
     args.nodes, args.talk_share, args.profile = 1, 1.0, 0  # what run_level reads besides
+    # the caller of the drill's recorded runs: play_pcap_audio, from each call's own port
+    args.caller, args.count_caller = "pcap", False
     # sipp's callers on media ports of their own, and only the IVR's packets to them captured:
     # a yardstick run beside this one uses 8000-19999
     yardstick.CALLER_MEDIA_PORT = args.media_port
@@ -279,10 +281,10 @@ def main(argv: list[str]) -> int:
         if yardstick.find_tool(tool) is None:
             parser.error(f"{tool} is not installed (apt-get install sip-tester tshark)")
     work = Path(tempfile.mkdtemp(prefix="flood_drill-"))
-    pcaps = yardstick.caller_pcaps(work, "123#")
-    unloaded, _, _ = run(args, work / "unloaded", pcaps, loaded=False)
+    media = yardstick.caller_media(work, "123#", args.caller, yardstick.RTP_THREADTASKS)
+    unloaded, _, _ = run(args, work / "unloaded", media, loaded=False)
     report("unloaded", unloaded, None, None)
-    loaded, flood, slow = run(args, work / "loaded", pcaps, loaded=True)
+    loaded, flood, slow = run(args, work / "loaded", media, loaded=True)
     report("loaded  ", loaded, flood, slow)
     limit = 2 * unloaded.pacing.p99_ms
     clean = loaded.failed == 0 and loaded.pacing.p99_ms <= limit

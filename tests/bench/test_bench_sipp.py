@@ -144,3 +144,53 @@ def test_levels_are_shared_by_every_configuration_or_given_for_each():
         "speech": [400],
         "bridge": [],
     }
+
+
+def test_callers_packets_are_counted_per_ivr_port_a_long_pause_starting_a_new_stream(tmp_path):
+    def to_ivr(port: int, start: float, count: int, skip: int = -1) -> list[tuple[float, bytes]]:
+        return [
+            (start + n * 0.020, udp_over_ethernet(10000, port, rtp(7, n, 160 * n)))
+            for n in range(count)
+            if n != skip
+        ]
+
+    packets = sorted(
+        to_ivr(20000, 100.0, 500)  # a whole stream, 10 s
+        + to_ivr(20000, 115.0, 100, skip=50)  # the port's next call, one packet lost: 1%
+        + to_ivr(20002, 100.0, 100)[:-1]  # a stream ends at its last packet: none missing
+        + [(120.0, udp_over_ethernet(10000, 20004, b"not rtp"))]
+    )
+    counted = bench.inbound(write_pcap(tmp_path / "in.pcap", packets))
+    assert counted.streams == 3
+    assert counted.packets == 500 + 99 + 99
+    assert counted.expected == 500 + 100 + 99
+    assert counted.short_streams == 0  # 1 missing of 100 is not more than 1%
+    more = to_ivr(20000, 100.0, 100, skip=20)
+    more = [p for n, p in enumerate(more) if n != 30]  # two missing of 100: short
+    assert bench.inbound(write_pcap(tmp_path / "short.pcap", more)).short_streams == 1
+
+
+def test_the_streamed_caller_gets_its_audio_raw_and_its_keys_with_the_audio_between_them(tmp_path):
+    arguments = bench.caller_media(tmp_path, "123#", "stream", 30)
+    keys = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    assert keys["-rtp_threadtasks"] == "30"
+    options = [tuple(arguments[i : i + 3]) for i in range(len(arguments) - 2)]
+
+    def key(name: str) -> str:
+        return next(o[2] for o in options if o[:2] == ("-key", name))
+
+    assert ("-set", "keys_at_ms", str(round(bench.KEYS_AT * 1000))) in options
+    assert ("-set", "keys_ms", "700") in options  # 4 keys of 100 ms, 100 ms apart
+    for kind in ("talker", "listener"):
+        raw, loops, payload_type = key(f"{kind}_stream").split(",")
+        assert (loops, payload_type) == ("-1", "0")  # PCMU, looped until the call ends
+        assert Path(raw).stat().st_size == round(bench.CALLER_SECONDS * 8000)
+        pcap = Path(key(f"{kind}_keys"))
+        rtp_packets = [ip[28:] for _, ip in bench.read_pcap(pcap)]
+        events = [p for p in rtp_packets if p[1] & 0x7F == 101]
+        audio = [p for p in rtp_packets if p[1] & 0x7F == 0]
+        assert [p[12] for p in events if p[13] & 0x80][::3] == [1, 2, 3, 11]  # ends: 1 2 3 #
+        assert len(events) == 4 * (5 + 2)  # 5 packets a key, its end sent three times
+        assert len(audio) == 35 - 4 * 5  # 20 ms frames between the keys are audio
+    pcap_arguments = bench.caller_media(tmp_path, "0", "pcap", 30)
+    assert "-rtp_threadtasks" not in pcap_arguments and "talker_pcap" in pcap_arguments
