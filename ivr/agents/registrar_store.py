@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import redis
 
+from ivr.agents.acd import agent_ready
 from ivr.agents.bindings import Binding, Refusal, live
 from ivr.store.redis_state import count_in_window
 
@@ -91,6 +92,8 @@ class RegistrarStore:
                         last = max(binding.expires_at for binding in result.values())
                         pipe.expireat(key, int(last) + 1)
                     pipe.execute()
+                    if result and not live(current, now):
+                        agent_ready(self.redis, agent)  # its first phone: it may be offered now
                     return result
                 except redis.WatchError:
                     continue

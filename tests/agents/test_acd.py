@@ -4,11 +4,20 @@ strategies, no-answer, FIFO across nodes, ghosts of dead nodes, no double offer 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import redis
 
-from ivr.agents.acd import CHANGED_CHANNEL, Acd, AgentState, Change, Strategy, estimated_wait
+from ivr.agents.acd import (
+    CHANGED_CHANNEL,
+    OFFER_CHANNEL,
+    Acd,
+    AgentState,
+    Change,
+    Strategy,
+    estimated_wait,
+)
 from tests.backends import Stores
 
 Q = "社保卡"
@@ -201,7 +210,10 @@ def test_racing_nodes_never_offer_a_caller_twice_or_ring_an_agent_twice(stores: 
     lock = threading.Lock()
 
     def work(node: Acd) -> None:
-        for _ in range(40):
+        # Until every agent rings (or 10 s): a node whose caller is not at the head waits for
+        # the others, however the threads happen to be scheduled on a loaded machine.
+        deadline = time.monotonic() + 10
+        while len(offers) < len(agents) and time.monotonic() < deadline:
             result = node.offer(Q, Strategy.LONGEST_IDLE, 100)
             if result.offer is not None:
                 with lock:
@@ -284,5 +296,31 @@ def test_every_change_a_console_shows_is_nudged_with_its_queue_and_agents(acd: A
         assert drain(pubsub, heard) == [f"{Q}|", f"{Q}|"]
         change = Change.parse(f"{Q}|")
         assert change.concerns("1002", frozenset({Q})) and not change.concerns("1002", frozenset())
+    finally:
+        pubsub.close()
+
+
+def test_whatever_may_make_an_offer_possible_nudges_its_queues(acd: Acd) -> None:
+    pubsub, heard = nudges(acd.redis, OFFER_CHANNEL)
+    try:
+        register(acd.redis, "1001", "1002")
+        acd.set_state("1001", AgentState.PAUSED, 1, "会议", queues=(Q, "医保"))
+        assert drain(pubsub, heard) == []  # paused: nobody to offer
+        acd.enter(Q, "c1", "138", 2)
+        acd.set_state("1001", AgentState.AVAILABLE, 3, queues=(Q, "医保"))
+        assert drain(pubsub, heard) == [Q, f"{Q} 医保"]
+        heard.clear()
+        acd.offer(Q, Strategy.LONGEST_IDLE, 4)
+        acd.no_answer("c1", "1001", 5, max_no_answer=3)  # 1001 available again, c1 at the head
+        assert drain(pubsub, heard) == [f"{Q} 医保", Q]
+        heard.clear()
+        acd.offer(Q, Strategy.LONGEST_IDLE, 6)
+        acd.answered("c1", "1001", 7)
+        acd.complete("c1", "1001", 8, wrap_up=0)  # no wrap-up: available at once
+        assert drain(pubsub, heard) == [f"{Q} 医保"]
+        heard.clear()
+        acd.complete("c1", "1001", 9, wrap_up=0)  # not on that call any more: nothing changed
+        acd.set_state("1002", AgentState.PAUSED, 10, "会议", queues=(Q,))
+        assert drain(pubsub, heard) == []
     finally:
         pubsub.close()

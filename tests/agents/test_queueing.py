@@ -11,7 +11,7 @@ import pytest
 from twisted.internet import task
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from ivr.agents.acd import Acd, AgentState, Strategy
+from ivr.agents.acd import OFFER_CHANNEL, Acd, AgentState, Strategy
 from ivr.agents.bindings import Binding
 from ivr.agents.callbacks import pending
 from ivr.agents.queue_log import events_of_call
@@ -206,11 +206,11 @@ def test_ring_all_bridges_the_first_to_answer_and_cancels_the_others(process: Pr
 
 
 def test_callers_are_offered_in_arrival_order(process: Process) -> None:
-    staff(process, "1001")
     dispatcher = dispatcher_for(process)
     _, first = queued(process, dispatcher)
-    process.clock.advance(0.1)  # before the dispatcher's first round
+    process.clock.advance(0.1)
     _, second = queued(process, dispatcher)
+    staff(process, "1001")  # both wait for the first agent
     assert [
         p.variables.get("ahead") for p in process.prompts if p.prompt_id == "queue_position"
     ] == [0, 1]
@@ -317,3 +317,64 @@ def test_agent_transfers_the_caller_to_another_queue(process: Process) -> None:
     story = [(e.queue, e.event) for e in events_of_call(process.database, call.call_id)]
     assert story[-4:] == [("社保卡", "transfer"), ("医保", "enter"), ("医保", "offer"),
                           ("医保", "connect")]  # fmt: skip
+
+
+def offer_nudges(process: Process) -> Any:
+    pubsub = process.acd.redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(OFFER_CHANNEL)
+    pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+    return pubsub
+
+
+def heard(pubsub: Any) -> list[str]:
+    out = []
+    while (message := pubsub.get_message(timeout=0.2)) is not None:
+        out.append(message["data"].decode())
+    return out
+
+
+def test_an_agent_available_on_any_node_is_offered_at_once_on_the_nudge(process: Process) -> None:
+    """The ACD script that makes an agent available nudges `ivr:acd:offer`; the node holding
+    the waiting caller runs a round on the next reactor turn, not at its 0.25 s safety net."""
+    dispatcher = dispatcher_for(process)
+    queued(process, dispatcher)
+    process.clock.advance(0.3)  # rounds ran: nobody to offer to
+    assert process.legs == []
+    pubsub = offer_nudges(process)
+    try:
+        dispatcher.nudged("医保")  # another queue's nudge: nothing to do here
+        process.clock.advance(0)
+        assert process.legs == []
+        staff(process, "1001")  # as another node's console would
+        (nudge,) = heard(pubsub)
+        assert nudge == SPEC.name
+        dispatcher.nudged(nudge)  # what the process's listener hands over on the reactor
+        process.clock.advance(0)  # the next reactor turn, long before the periodic round
+        (leg,) = process.legs
+        assert leg.contact.startswith("sip:1001@")
+    finally:
+        pubsub.close()
+
+
+def test_wrap_up_running_out_and_a_first_registration_nudge_the_nodes(process: Process) -> None:
+    staff(process, "1001")
+    dispatcher = dispatcher_for(process)
+    _, caller = queued(process, dispatcher)
+    process.clock.advance(0.25)
+    process.legs[0].side.transfer_ended("answered")
+    pubsub = offer_nudges(process)
+    try:
+        process.clock.advance(30)
+        caller.hang_up()  # wrap-up (10 s) begins: no script runs when it ends
+        assert heard(pubsub) == []
+        process.clock.advance(SPEC.wrap_up)
+        assert heard(pubsub) == [SPEC.name]
+        process.acd.set_state("2001", AgentState.AVAILABLE, T0, queues=(SPEC.name,))
+        assert heard(pubsub) == [SPEC.name]  # available, but no phone yet: never offered
+        binding = Binding("sip:2001@127.0.0.1:5090", T0 + 3600, "r", 1, "x", "udp")
+        process.registrar_store.update("2001", T0, lambda _: {"k": binding})
+        assert heard(pubsub) == [SPEC.name]  # its phone registered: it may be offered now
+        process.registrar_store.update("2001", T0 + 60, lambda _: {"k": binding})
+        assert heard(pubsub) == []  # a refresh changes nothing for the queue
+    finally:
+        pubsub.close()
