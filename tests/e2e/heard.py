@@ -9,7 +9,8 @@ A phone's jitter buffer stretches or shrinks what it plays by a frame or a few w
 late (a busy machine): a long clip then matches badly as a whole though it was heard, and the
 quarter second around the stretch matches nothing. So a prompt's text counts as heard when its
 quarter seconds are found one after another, each within a few frames of where the previous one
-ended, all but a few; and a readout (the caller's ID number, a date) when every word of it is
+ended (or, after a jitter buffer grew or shrank by more at once, within half a second), all but
+a few; and a readout (the caller's ID number, a date) when every word of it is
 found so, without exception: one wrong digit fails.
 """
 
@@ -37,6 +38,7 @@ HEARD = 0.9  # least match score of a clip the caller heard (another clip scores
 SILENT = 50.0  # RMS below which audio is a pause: nothing to find
 PIECE = SAMPLE_RATE // 4  # samples of a prompt's text checked at a time
 SLACK = 4 * FRAME_SAMPLES  # how far a piece may sit from where the previous one ended
+RESYNC = SAMPLE_RATE // 2  # how far a text piece is looked for when it is not within SLACK
 STRETCHED = 0.1  # share of a text's pieces that may go unmatched (around stretches)
 FRAME_HEARD = 0.98  # a frame of a readout word, over a bit-exact G.711 line
 STRETCH_FRAMES = 2  # frames of a word a jitter buffer may have replaced or blended
@@ -63,13 +65,17 @@ def played_audio(prompt_id: str, **variables: object) -> np.ndarray:
 
 
 def _found(
-    recording: np.ndarray, piece: np.ndarray, expected: int, least: float = HEARD
+    recording: np.ndarray,
+    piece: np.ndarray,
+    expected: int,
+    least: float = HEARD,
+    slack: int = SLACK,
 ) -> int | None:
-    """Where `piece` was heard within SLACK of `expected` (a sample index), or None."""
+    """Where `piece` was heard within `slack` of `expected` (a sample index), or None."""
     if rms(piece) < SILENT:
         return expected  # a pause: nothing to find
-    low = max(0, expected - SLACK)
-    score, offset = match_score(recording[low : expected + len(piece) + SLACK], piece)
+    low = max(0, expected - slack)
+    score, offset = match_score(recording[low : expected + len(piece) + slack], piece)
     return low + round(offset * SAMPLE_RATE) if score > least else None
 
 
@@ -98,6 +104,8 @@ def _walk_text(recording: np.ndarray, clip: np.ndarray, at: int) -> tuple[int, l
     for start in range(0, len(clip), PIECE):
         piece = clip[start : start + PIECE]
         found = _found(recording, piece, at)
+        if found is None:  # a jitter buffer that grew or shrank by more than SLACK at once
+            found = _found(recording, piece, at, slack=RESYNC)
         if found is None:
             missed.append(at)
         at = (at if found is None else found) + len(piece)
