@@ -113,12 +113,12 @@ OPEN_ALL_DAY = {
 
 def queue_config(directory: Path, callback_gateway: str | None = None, **queue: object) -> Path:
     """config/ivr.yaml for agents who register (no fixed `agents.target`), agents open all day
-    with no holidays, callers' audio recorded, and the `agents` queue's settings overridden."""
+    with no holidays, callers' audio recorded, and every queue's settings overridden."""
     menu = (ROOT / "config" / "menus" / "12333.yaml").read_text(encoding="utf-8")
     for pattern, always in OPEN_ALL_DAY.items():
         menu = re.sub(pattern, always, menu, count=1, flags=re.MULTILINE)
     for name, value in queue.items():
-        menu, found = re.subn(rf"^(    {name}:)\s*\S+", rf"\1 {value}", menu, count=1, flags=re.M)
+        menu, found = re.subn(rf"^(    {name}:)\s*\S+", rf"\1 {value}", menu, flags=re.M)
         assert found, f"no queue setting {name} in the menu file"
     menu_file = directory / "12333.yaml"
     menu_file.write_text(menu, encoding="utf-8")

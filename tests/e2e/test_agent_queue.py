@@ -214,7 +214,7 @@ def test_call_back_now_rings_the_agent_then_bridges_the_caller(
     db = open_store(server)
     try:
         request_callback(
-            db, "agents", "13900001234", "今天", "earlier-call", dt.datetime.now(dt.UTC)
+            db, "社保卡", "13900001234", "今天", "earlier-call", dt.datetime.now(dt.UTC)
         )
     finally:
         db.dispose()

@@ -156,7 +156,7 @@ def test_an_invalid_edit_is_refused_naming_the_line_and_the_last_good_version_st
     editable: IvrProcess, menu_file: Path
 ) -> None:
     good = menu_file.read_text(encoding="utf-8")
-    broken_key = '      "3": nowhere\n'
+    broken_key = '      "5": nowhere\n'
     keys_end = good.index('      "2": ', good.index("  main:\n"))
     keys_end = good.index("\n", keys_end) + 1
     broken = good[:keys_end] + broken_key + good[keys_end:]

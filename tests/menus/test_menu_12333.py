@@ -175,3 +175,29 @@ def test_counter_only_services_are_announced(tree: MenuTree, catalog: PromptCata
     assert "解锁请本人持社保卡和有效身份证件，到社会保障卡服务窗口办理" in said(call, catalog)
     call.finish_prompt()
     assert call.heard() == ("counter_services_menu",)
+
+
+@pytest.mark.parametrize(
+    ("keys", "queue"), [("3", "医保"), ("4", "就业"), ("0", "社保卡"), ("20", "社保卡")]
+)
+def test_each_agent_exit_queues_for_its_own_skill(tree: MenuTree, keys: str, queue: str) -> None:
+    assert set(tree.queues) == {"社保卡", "医保", "就业"}
+    call = FakeCall(tree, OPEN_HOURS)
+    call.start()
+    call.press(keys)
+    assert call.heard() == ("transfer_to_agent",)
+    call.finish_prompt()
+    assert call.last(Transfer).queue == queue
+
+
+def test_an_exit_naming_an_unknown_queue_is_refused_at_its_line() -> None:
+    from ivr.menus.validate import check_menu_text
+
+    text = MENU.read_text(encoding="utf-8").replace("queue: 就业", "queue: 就业指导", 1)
+    line = text.splitlines().index("    queue: 就业指导") + 1
+    tree, problems = check_menu_text(text, "12333.yaml", known_prompts=prompt_ids(PROMPTS))
+    assert tree is None
+    assert [str(p) for p in problems] == [
+        f"12333.yaml:{line}: node 'agent_employment': queue '就业指导' is not declared under "
+        "'queues:'"
+    ]

@@ -42,8 +42,10 @@ def test_agent_sets_available_and_paused_with_a_reason(agent: ConsoleClient) -> 
     assert agent.post("/agent/state", json_body={"state": "available"}).status == 200
     state = agent.get("/agent/state.json").json()
     assert state["agent"]["state"] == "available" and state["agent"]["state_name"] == "空闲"
-    (queue,) = state["queues"]
-    assert queue["label"] == "人工服务" and queue["agents"] == [{"name": "1001", "state": "空闲"}]
+    # the shipped menu's queues: every agent serves each (no `members:` lists)
+    assert [q["label"] for q in state["queues"]] == ["医疗保险", "就业创业", "社保卡业务"]
+    for queue in state["queues"]:
+        assert queue["agents"] == [{"name": "1001", "state": "空闲"}]
     paused = agent.post("/agent/state", json_body={"state": "paused", "reason": "就餐"})
     assert paused.status == 200
     state = agent.get("/agent/state.json").json()["agent"]
@@ -61,21 +63,22 @@ def test_state_changes_need_the_csrf_token(agent: ConsoleClient) -> None:
 def test_waiting_callers_and_callbacks_show_up(server: IvrProcess, agent: ConsoleClient) -> None:
     agent.post("/agent/state", json_body={"state": "available"})
     redis = server_redis(server)
-    redis.zadd("ivr:acd:q:agents", {"waiting-call": 1_000})
-    redis.hset("ivr:acd:call:waiting-call", mapping={"queue": "agents", "number": "139"})
+    redis.zadd("ivr:acd:q:社保卡", {"waiting-call": 1_000})
+    redis.hset("ivr:acd:call:waiting-call", mapping={"queue": "社保卡", "number": "139"})
     db = open_store(server)
     try:
-        request_callback(db, "agents", "13900001111", "明天上午", "c-9", dt.datetime.now(dt.UTC))
+        request_callback(db, "社保卡", "13900001111", "明天上午", "c-9", dt.datetime.now(dt.UTC))
     finally:
         db.dispose()
     state = agent.get("/agent/state.json").json()
-    assert state["queues"][0]["waiting"] == 1 and state["queues"][0]["longest_wait"] > 0
+    card = next(q for q in state["queues"] if q["name"] == "社保卡")
+    assert card["waiting"] == 1 and card["longest_wait"] > 0
     (callback,) = state["callbacks"]
     assert (callback["number"], callback["window"]) == ("13900001111", "明天上午")
     done = agent.post(f"/agent/callbacks/{callback['id']}/done", json_body={"reached": True})
     assert done.status == 200
     assert agent.get("/agent/state.json").json()["callbacks"] == []
-    redis.delete("ivr:acd:q:agents", "ivr:acd:call:waiting-call")
+    redis.delete("ivr:acd:q:社保卡", "ivr:acd:call:waiting-call")
 
 
 def test_a_note_is_kept_with_the_call(server: IvrProcess, agent: ConsoleClient) -> None:
@@ -112,17 +115,17 @@ def test_the_event_stream_pushes_a_change_another_node_made(
         assert (first["agent"]["state"], first["agent"]["reason"]) == ("paused", "会议")
         other_node = Acd(server_redis(server), "10.0.0.12:5062")
         started = time.monotonic()
-        other_node.set_state("1001", AgentState.AVAILABLE, time.time(), queues=("agents",))
+        other_node.set_state("1001", AgentState.AVAILABLE, time.time(), queues=("社保卡",))
         pushed = stream.next_state(timeout=8)
         assert pushed["agent"]["state"] == "available", pushed
         assert time.monotonic() - started < 5.0  # the nudge, not the 10 s safety net
         redis = server_redis(server)
-        redis.zadd("ivr:acd:q:agents", {"stream-call": time.time() - 30})
-        redis.hset("ivr:acd:call:stream-call", mapping={"queue": "agents", "number": "139"})
-        redis.publish("ivr:acd:changed", "agents|")  # as ENTER would: the live view follows
-        view = stream.next_state(timeout=8)["queues"][0]
+        redis.zadd("ivr:acd:q:社保卡", {"stream-call": time.time() - 30})
+        redis.hset("ivr:acd:call:stream-call", mapping={"queue": "社保卡", "number": "139"})
+        redis.publish("ivr:acd:changed", "社保卡|")  # as ENTER would: the live view follows
+        view = next(q for q in stream.next_state(timeout=8)["queues"] if q["name"] == "社保卡")
         assert view["waiting"] == 1 and view["longest_wait"] >= 29
-        redis.delete("ivr:acd:q:agents", "ivr:acd:call:stream-call")
+        redis.delete("ivr:acd:q:社保卡", "ivr:acd:call:stream-call")
     finally:
         stream.close()
         agent.post("/agent/state", json_body={"state": "logged_out"})
