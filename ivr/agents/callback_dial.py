@@ -106,7 +106,10 @@ class _Side:
         return self.bridge.log
 
     def ringback(self, frames: Frames) -> None:
-        """Nobody is on the line yet to hear it."""
+        """The caller's phone rings: the agent, already on the line, hears ringback. (While
+        the agent's own phone rings, nobody is on the line to hear it.)"""
+        if self.which == "caller":
+            self.bridge.ringing_caller()
 
     def transfer_ended(self, outcome: str) -> None:
         self.bridge.leg_ended(self.which, outcome)
@@ -153,8 +156,16 @@ class CallbackBridge:
             self._call_caller()
         else:
             self.bridged = True
+            agent = self.legs.get("agent")
+            if agent is not None:
+                agent.stop_playing()  # the ringback ends: the two talk now
             self.log.info("caller answered: bridged to agent %s", self.job.agent)
             self._settle(True, "answered")
+
+    def ringing_caller(self) -> None:
+        agent = self.legs.get("agent")
+        if agent is not None:
+            agent.play_ringback(CALLER_RING)
 
     def relay(self, which: str, payload: bytes) -> None:
         other = self.legs.get("caller" if which == "agent" else "agent")

@@ -26,6 +26,8 @@ from twisted.internet.interfaces import IDelayedCall
 from ivr.interfaces import Address, DatagramHandler, MediaPort, Scheduler
 from ivr.logs import CallLog
 from ivr.media.frames import Frames, encode_frames
+from ivr.media.pacer import PacedStream, RtpStream
+from ivr.media.player import Player
 from ivr.rtp.g711 import SAMPLE_RATE, Codec, codec_named
 from ivr.rtp.session import RtpSession
 from ivr.sip.events import (
@@ -52,6 +54,8 @@ class Leg(Protocol):
 
     def caller_audio(self, payload: bytes) -> None: ...
     def hang_up(self) -> None: ...
+    def play_ringback(self, seconds: float) -> None: ...
+    def stop_playing(self) -> None: ...
 
 
 class CallerSide(Protocol):
@@ -73,6 +77,13 @@ class CallerSide(Protocol):
         ...
 
 
+class LegPacer(Protocol):
+    """The process's media clock (`ivr.media.pacer.PacingClock`): 20 ms frames of a stream."""
+
+    def register(self, stream: PacedStream) -> None: ...
+    def unregister(self, stream: PacedStream) -> None: ...
+
+
 class LegServices(Protocol):
     """What an agent leg needs from the process (`ivr.app.IvrApp`; fakes in tests)."""
 
@@ -80,6 +91,8 @@ class LegServices(Protocol):
     def media_host(self) -> str: ...
     @property
     def scheduler(self) -> Scheduler: ...
+    @property
+    def pacer(self) -> LegPacer: ...
     @property
     def signalling(self) -> LegSignalling: ...
     def open_rtp(self, on_datagram: DatagramHandler) -> MediaPort: ...
@@ -144,6 +157,7 @@ class AgentLeg:
         self.answered = False
         self.closed = False
         self.session: RtpSession | None = None
+        self._tone: RtpStream | None = None  # what the IVR plays to the answered agent
         self._rtp = services.open_rtp(self._agent_rtp)
         offer = build_offer(
             services.media_host, self._rtp.port, session_id=self._rtp.port, version=1
@@ -218,6 +232,23 @@ class AgentLeg:
 
     # --- media ----------------------------------------------------------------------------
 
+    def play_ringback(self, seconds: float) -> None:
+        """Ringback to the answered agent while the IVR rings the other party ("call back
+        now"): China's tone in the agent's codec, paced by the media clock like a caller's
+        prompts, until `stop_playing` (the other party answered) or the leg ends."""
+        if self.session is None or self.closed:
+            return
+        self.stop_playing()
+        player = Player(self.session.codec)
+        player.play(ringback(self.session.codec.name) * max(1, int(seconds // 5) + 1))
+        self._tone = RtpStream(player, self.session, self._rtp.send)
+        self.services.pacer.register(self._tone)
+
+    def stop_playing(self) -> None:
+        if self._tone is not None:
+            self.services.pacer.unregister(self._tone)
+            self._tone = None
+
     def caller_audio(self, payload: bytes) -> None:
         if self.session is not None:
             data = transcode(payload, self.call.codec, self.session.codec)
@@ -244,6 +275,7 @@ class AgentLeg:
             return
         self.closed = True
         self._cancel_timer()
+        self.stop_playing()
         self.services.leg_closed(self.handle)
         self._rtp.close()
 

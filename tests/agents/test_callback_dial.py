@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from ivr.agents import callbacks
 from ivr.agents.bindings import Binding
-from ivr.agents.callback_dial import DialJob, DialPoller, push_dial
+from ivr.agents.callback_dial import CALLER_RING, DialJob, DialPoller, push_dial
 from ivr.agents.queue_log import events_of_call
 from ivr.agents.registrar_store import RegistrarStore
 from ivr.agents.transfer import CallerSide
@@ -28,12 +28,20 @@ class FakeLeg:
         self.side, self.target = side, target
         self.hung_up = False
         self.sent: list[bytes] = []
+        self.ringback: list[float] = []  # seconds of ringback asked for
+        self.stopped = False
 
     def caller_audio(self, payload: bytes) -> None:
         self.sent.append(payload)
 
     def hang_up(self) -> None:
         self.hung_up = True
+
+    def play_ringback(self, seconds: float) -> None:
+        self.ringback.append(seconds)
+
+    def stop_playing(self) -> None:
+        self.stopped = True
 
 
 class Process:
@@ -87,7 +95,10 @@ def test_agent_first_then_the_caller_then_bridged_both_ways(dialing: tuple[Proce
     agent.side.transfer_ended("answered")
     caller = process.legs[1]
     assert caller.target == "sip:13900001234@127.0.0.1:5099"
+    caller.side.ringback((b"",))  # what a leg does while its phone rings
+    assert agent.ringback == [CALLER_RING] and not agent.stopped
     caller.side.transfer_ended("answered")
+    assert agent.stopped
     agent.side.agent_audio(b"agent says")
     caller.side.agent_audio(b"caller says")
     assert caller.sent == [b"agent says"] and agent.sent == [b"caller says"]
