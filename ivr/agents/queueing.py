@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
@@ -242,7 +243,8 @@ class QueuedCaller:
         leg = self.legs.pop(agent, None)
         if leg is not None:
             leg.hang_up()
-        user = target.partition(":")[2].partition("@")[0]
+        # a phone may percent-encode the queue's name (sip:%E5%8C%BB%E4%BF%9D@...; RFC 3261 19.1.2)
+        user = unquote(target.partition(":")[2].partition("@")[0].partition(";")[0])
         self._complete(agent, "transfer", target)
         self.call.unbridge()
         spec = self.queues.get(user)

@@ -301,13 +301,16 @@ def test_agent_transfers_the_caller_back_into_the_menu(process: Process) -> None
     assert [e for e, _ in events(process, call)][-1] == "transfer"
 
 
-def test_agent_transfers_the_caller_to_another_queue(process: Process) -> None:
+@pytest.mark.parametrize(
+    "refer_to", ["sip:医保@127.0.0.1:5060", "sip:%E5%8C%BB%E4%BF%9D@127.0.0.1:5060;transport=udp"]
+)
+def test_agent_transfers_the_caller_to_another_queue(process: Process, refer_to: str) -> None:
     medical = QueueSpec("医保", ring_timeout=20)
     call, caller = bridged(process, {"医保": medical})
     process.acd.set_state("2001", AgentState.AVAILABLE, T0, queues=("医保",))
     binding = Binding("sip:2001@127.0.0.1:5090", T0 + 3600, "r", 1, "x", "udp")
     process.registrar_store.update("2001", T0, lambda _: {"k": binding})
-    process.legs[-1].side.referred("sip:医保@127.0.0.1:5060")
+    process.legs[-1].side.referred(refer_to)
     assert caller.spec is medical and call.unbridged == 1
     assert call.played[-1] == ("queue", 1)  # the new queue's position announcement
     process.clock.advance(0.25)
