@@ -1,7 +1,10 @@
 """`python -m ivr prompts build|check`: make or verify the prompt recordings.
 
-build [--force] [--keep-unused]   synthesize missing or stale recordings (espeak-ng), then
-                                  commit prompts/tts/ so the IVR itself never needs TTS
+build [--force] [--prune]         synthesize missing or stale recordings (espeak-ng), then
+                                  commit prompts/tts/ so the IVR itself never needs TTS;
+                                  --prune removes synthesized files no prompt of this
+                                  configuration uses (another configuration's, e.g. the
+                                  bench's, may: build with a config naming every prompt file)
 check                             list prompts without a recording; exit 1 if any
 """
 
@@ -24,7 +27,7 @@ def main(argv: list[str]) -> int:
     build_parser = commands.add_parser("build", help="synthesize missing or stale recordings")
     build_parser.add_argument("--force", action="store_true", help="resynthesize every clip")
     build_parser.add_argument(
-        "--keep-unused", action="store_true", help="keep synthesized files no prompt uses"
+        "--prune", action="store_true", help="remove synthesized files no prompt here uses"
     )
     commands.add_parser("check", help="list clips that have no recording")
     args = parser.parse_args(argv)
@@ -42,7 +45,7 @@ def main(argv: list[str]) -> int:
             catalog,
             TtsSettings.from_section(config.section("prompts")),
             force=args.force,
-            prune=not args.keep_unused,
+            prune=args.prune,
         )
     except (ConfigError, PromptError, TtsError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -195,7 +195,7 @@ def build(
     settings: TtsSettings = TtsSettings(),
     *,
     force: bool = False,
-    prune: bool = True,
+    prune: bool = False,
     progress: Callable[[str], None] = print,
 ) -> BuildReport:
     """Make every recording of `catalog` exist at 8 kHz mono; one progress line per recording.
