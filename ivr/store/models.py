@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -338,3 +339,31 @@ class CallNote(Base):
     agent: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     text: Mapped[str] = mapped_column(Text)
+
+
+class PromptChange(Base):
+    """One prompt edit made in the supervisor console: a new text for a prompt, or a studio
+    recording for one clip. Rows are never changed; the newest text of a prompt and the newest
+    recording of a name are laid over the repository's prompt files and recordings by every
+    node, and the highest id is the prompts' version."""
+
+    __tablename__ = "prompt_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    author: Mapped[str] = mapped_column(String(64))
+    prompt_id: Mapped[str | None] = mapped_column(String(128), index=True)  # a text change
+    text: Mapped[str | None] = mapped_column(Text)  # the prompt's new template
+
+
+class PromptRecording(Base):
+    """The 8 kHz mono 16-bit WAV of one recording a prompt change needs: `studio/<clip name>`
+    for an uploaded recording, `tts/<text hash>` for one synthesized for a new text (so no other
+    node needs espeak-ng)."""
+
+    __tablename__ = "prompt_recording"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("prompt_change.id"), index=True)
+    name: Mapped[str] = mapped_column(String(160), index=True)
+    wav: Mapped[bytes] = mapped_column(LargeBinary)

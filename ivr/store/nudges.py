@@ -1,8 +1,9 @@
 """Redis pub/sub nudges between nodes: hints that something shared changed, never the state.
 
 A nudge makes a node do now what its periodic work would do soon anyway: look at the live menu
-(`ivr:menu-published`), run an offer round for its waiting callers (`ivr:acd:offer`), refresh
-the agent consoles it serves (`ivr:acd:changed`). The database and Redis stay the authority, and
+(`ivr:menu-published`), load the supervisors' prompt edits (`ivr:prompts-changed`), run an
+offer round for its waiting callers (`ivr:acd:offer`), refresh the agent consoles it serves
+(`ivr:acd:changed`). The database and Redis stay the authority, and
 a lost nudge (Redis restarting, a node reconnecting) costs at most the next periodic look.
 
 One `NudgeListener` per process holds one subscription for every channel on one daemon thread;
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger("ivr.store")
 
 MENU_CHANNEL = "ivr:menu-published"
+PROMPTS_CHANNEL = "ivr:prompts-changed"
 RECONNECT_S = 2.0
 
 
