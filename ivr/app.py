@@ -46,8 +46,9 @@ from ivr.interfaces import DatagramHandler
 from ivr.media.frames import Frames
 from ivr.media.intake import AudioIntake
 from ivr.media.pacer import PacedStream, PacingClock
-from ivr.media.prompt_audio import PromptAudio, changed
+from ivr.media.prompt_audio import PromptAudio
 from ivr.media.prompt_catalog import PromptSettings
+from ivr.media.prompt_follower import PromptFollower, first_audio
 from ivr.media.recorder import CallRecorder
 from ivr.menus import events as menu
 from ivr.menus.interpreter import MenuRun
@@ -69,7 +70,7 @@ from ivr.store.cdr import CallDetail
 from ivr.store.cdr_spool import CdrSpool
 from ivr.store.db import Database
 from ivr.store.migrate import upgrade
-from ivr.store.nudges import MENU_CHANNEL, NudgeListener
+from ivr.store.nudges import MENU_CHANNEL, PROMPTS_CHANNEL, NudgeListener
 from ivr.store.redis_state import release
 from ivr.web.services import WebServices
 from ivr.workers import BlockingPool
@@ -109,10 +110,14 @@ class IvrApp:
         self.calendar = self.action_context.settings.calendar  # agents' hours follow it too
         self.actions = ActionRegistry(self.action_context)
         self.prompt_settings = PromptSettings.from_config(config)
-        self.prompts = PromptAudio.load(self.prompt_settings)  # blocking: the reactor waits
+        # Blocking: the reactor waits. The console's edits, from the database, over the files.
+        self.prompts = first_audio(self.prompt_settings, self.action_context.db)
         self._log_missing_recordings()
-        self._prompts_polling = False
         self.prompt_pool = BlockingPool(reactor, "ivr-prompts", 1)
+        self.prompt_follower = PromptFollower(
+            self.prompt_settings, self.action_context.db, self.prompts, self.prompt_pool.run,
+            reactor, self._prompts_reloaded,
+        )  # fmt: skip
         self.menu_follower = MenuFollower(
             configured_menu_file(config),
             self.action_context.db,
@@ -189,6 +194,8 @@ class IvrApp:
         # (the 5 s poll stays the safety net); the queue and the consoles add their channels.
         self.nudges = NudgeListener(self.action_context.redis)
         self.on_nudge(MENU_CHANNEL, lambda _menu: self._poll_menu())
+        # A prompt edited in any node's console: this node loads it at once (30 s safety net).
+        self.on_nudge(PROMPTS_CHANNEL, self.prompt_follower.nudged)
         # An agent available on any node: this node offers its waiting callers at once.
         self.on_nudge(OFFER_CHANNEL, self.queue_dispatcher.nudged)
 
@@ -209,6 +216,7 @@ class IvrApp:
         self._lapse_sweeper.start(LAPSE_SWEEP_INTERVAL, now=True)
         self._drain_cdrs()  # records a killed process left in the spool
         self.nudges.start()
+        self.prompt_follower.start()
         self.queue_dispatcher.start()
         self.dialer.start()
         log.info("IVR ready")
@@ -246,6 +254,7 @@ class IvrApp:
         """Refuse new calls, BYE every call, give the BYEs a moment to be answered."""
         self.draining = True
         self.nudges.stop()
+        self.prompt_follower.stop()
         self.queue_dispatcher.stop()
         self.dialer.stop()
         for loop in (self._housekeeping, self._lapse_sweeper):
@@ -497,7 +506,7 @@ class IvrApp:
         elif self.cdr_pool.pending == 0:  # (a look at an empty spool needs no database)
             self._drain_cdrs()
         self._poll_menu()
-        self._poll_prompts()
+        self.prompt_follower.look()
         now = self.monotonic()
         for call in list(self.calls.values()):
             call.check_limits(now)
@@ -538,32 +547,10 @@ class IvrApp:
             lambda failure: log.warning("menu poll failed: %s", failure.getErrorMessage()),
         ).addBoth(done)
 
-    def _poll_prompts(self) -> None:
-        """Reload and re-encode the prompts when their files changed, on a pool thread; calls
-        switch to the new audio at their next play."""
-        if self._prompts_polling:
-            return
-        self._prompts_polling = True
-
-        def reload() -> PromptAudio | None:
-            if not changed(self.prompts, self.prompt_settings):
-                return None
-            return PromptAudio.load(self.prompt_settings)
-
-        def done(result: object) -> None:
-            self._prompts_polling = False
-
-        self.prompt_pool.run(reload).addCallbacks(
-            self._prompts_reloaded,
-            lambda failure: log.error("prompts not reloaded: %s", failure.getErrorMessage()),
-        ).addBoth(done)
-
-    def _prompts_reloaded(self, audio: PromptAudio | None) -> None:
-        if audio is None:
-            return
+    def _prompts_reloaded(self, audio: PromptAudio) -> None:
+        """Calls switch to the new audio at their next play."""
         self.prompts = audio
         self.menu_follower.known_prompts = set(audio.catalog.ids())
-        log.info("prompts reloaded: %d clips", len(audio.catalog.clips()))
         self._log_missing_recordings()
 
     def _log_missing_recordings(self) -> None:

@@ -37,6 +37,8 @@ class SupervisorConsole:
         texts = PromptTexts(
             PromptSettings.from_config(services.config),
             TtsSettings.from_section(services.config.section("prompts")),
+            services.db,
+            services.redis,
         )
         work = MenuWork(
             services.db,

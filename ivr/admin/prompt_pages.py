@@ -3,11 +3,10 @@ browser, a new text synthesized with the project's TTS to listen to, and studio 
 uploaded (any format ffmpeg reads, converted to 8 kHz mono 16-bit, refused when not audio or
 too long).
 
-Prompt texts and recordings are files of the repository (`prompts/`, `config/menus/*.prompts.yaml`,
-built by `python -m ivr prompts build`), read by each node at start. An uploaded studio recording
-is written where the catalog looks for one (`prompts/studio/<clip>.wav`), so it plays from the
-node's next start; with several nodes it has to be shipped to each (commit it), as the build's
-recordings are. Synthesis and conversion run on the worker pool, never on the reactor.
+The repository's prompt files and recordings (`prompts/`, `config/menus/*.prompts.yaml`, built
+by `python -m ivr prompts build`) are the base; a saved text or an uploaded recording is stored in
+the database with its audio (`ivr.admin.prompt_texts`), and every node plays it from its next
+call on. Synthesis, conversion and storage run on the worker pool, never on the reactor.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from twisted.web.server import Request
@@ -36,7 +34,8 @@ with warnings.catch_warnings():
 MAX_UPLOAD_BYTES = 20_000_000
 MAX_RECORDING_S = 60
 MAX_PREVIEW_CHARS = 500
-SAVED_NOTE = "已保存并生成录音；模拟通话立即使用新文字，各节点重启后播放（多节点请同步提示音文件）"
+SAVED_NOTE = "已保存并生成录音；模拟通话和各节点的下一通电话即使用新文字"
+UPLOADED_NOTE = "已转为 8 kHz 单声道；各节点的下一通电话即播放新录音"
 NOT_AUDIO = "这不是可识别的音频文件（支持 WAV、MP3、M4A、OGG 等常见格式）"
 
 
@@ -98,6 +97,7 @@ class PromptPages:
 
     def _rows(self, author: str) -> list[dict[str, Any]]:
         """BLOCKING: the draft's nodes (else the live menu's) with the prompts each uses."""
+        self.texts.refresh()
         text, _ = self.work.start_text(author)
         checked = self.work.check(text)
         rows = []
@@ -125,14 +125,20 @@ class PromptPages:
         return rows
 
     def _clip(self, clip: Clip) -> dict[str, Any]:
-        path = self.catalog.recording(clip)
+        """BLOCKING: one clip's row."""
+        studio, recorded = self.texts.recorded(clip)
         return {
             "name": clip.name,
             "text": clip.text,
             "hash": clip.text_hash,
-            "studio": path.parent.name == "studio",
-            "recorded": path.exists(),
+            "studio": studio,
+            "recorded": recorded,
         }
+
+    def _clip_wav(self, clip: Clip) -> bytes | None:
+        """BLOCKING: the WAV the nodes play for `clip`, with the edits saved on any node."""
+        self.texts.refresh()
+        return self.texts.clip_wav(clip)
 
     async def prompts(self, request: Request, user: SessionUser) -> Any:
         rows = await self.console.blocking(self._rows, user.username)
@@ -144,10 +150,9 @@ class PromptPages:
 
     async def clip_audio(self, request: Request, user: SessionUser, clip_hash: str) -> Any:
         clip = self._clip_named(clip_hash)
-        path = self.catalog.recording(clip) if clip else None
-        if path is None or not path.exists():
+        data = await self.console.blocking(self._clip_wav, clip) if clip else None
+        if data is None:
             return self.console.error(request, user, 404, "这段提示音还没有录音")
-        data = await self.console.blocking(Path.read_bytes, path)
         request.setHeader(b"Content-Type", b"audio/wav")
         return data
 
@@ -185,16 +190,16 @@ class PromptPages:
             wav = await self.console.blocking(studio_wav, data)
         except UploadRefused as refused:
             return JsonResponse({"error": str(refused)}, 400)
-        target = self.catalog.root / "studio" / f"{clip.name}.wav"
-        await self.console.blocking(_write, target, wav)
-        seconds = (len(wav) - 44) / (SAMPLE_RATE * 2)
-        await self.console.change(
-            user, "prompt.upload", clip.name, seconds=round(seconds, 1), file=str(target.name)
+        seconds = round((len(wav) - 44) / (SAMPLE_RATE * 2), 1)
+        now = self.console.services.wallclock()
+        version = await self.console.blocking(
+            self.texts.upload, clip, wav, user.username, now, seconds
         )
         return JsonResponse({
-            "saved": f"prompts/studio/{target.name}",
-            "seconds": round(seconds, 1),
-            "note": "已转为 8 kHz 单声道；各节点重启后播放新录音（多节点请同步 prompts/studio）",
+            "saved": clip.name,
+            "version": version,
+            "seconds": seconds,
+            "note": UPLOADED_NOTE,
         })  # fmt: skip
 
     async def save_text(self, request: Request, user: SessionUser) -> Any:
@@ -202,21 +207,17 @@ class PromptPages:
         prompt_id, text = str(body.get("prompt", "")), str(body.get("text", ""))
         if not text.strip() or len(text) > MAX_PREVIEW_CHARS:
             raise BadRequest(f"请输入 1-{MAX_PREVIEW_CHARS} 个字的提示音文字")
+        now = self.console.services.wallclock()
         try:
-            path = await self.console.blocking(self.texts.save, prompt_id, text)
+            version = await self.console.blocking(
+                self.texts.save, prompt_id, text, user.username, now
+            )
         except TextRefused as refused:
             return JsonResponse({"error": str(refused)}, 400)
         except TtsError as error:
-            return JsonResponse({"error": f"已保存，但语音合成失败：{error}"}, 500)
-        await self.console.change(user, "prompt.text", prompt_id, file=path.name)
+            return JsonResponse({"error": f"语音合成失败，未保存：{error}"}, 500)
         return JsonResponse({
-            "saved": path.name,
+            "saved": prompt_id,
+            "version": version,
             "note": SAVED_NOTE,
         })  # fmt: skip
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.replace(path)

@@ -1,25 +1,42 @@
-"""The prompt catalog as the supervisor console sees it, and saving a prompt's new text.
+"""The prompt catalog as the supervisor console sees it, and saving a prompt's edits.
 
-A text is saved in the prompt file that defines it (the value replaced in place, the rest of the
-file untouched and checked to be so), its recordings are built at once with the project's TTS
-(`ivr.media.tts.build`, only what is missing), and the console's catalog is read again, so the
-simulator speaks the new text. IVR nodes read prompt files at start: a saved text reaches calls
-from each node's next start, and with several nodes the files travel as the repository does.
+An edit is stored in the database (`ivr.store.prompt_changes`), never in the repository's
+files, which stay the base: a new text with the recordings it needs synthesized at once with
+the project's TTS (only clips no file and no earlier edit records), or an uploaded studio
+recording of one clip; who and when go to the change log with it. Every node is nudged and
+lays the edits over its files off the reactor (`ivr.media.prompt_follower`), so the next call
+on any node plays the change; the console's catalog follows too, so the simulator speaks it.
 
-BLOCKING (files, espeak-ng): run on the worker pool. One save at a time (a lock).
+BLOCKING (SQL, Redis, files, espeak-ng): run on the worker pool. One save at a time (a lock).
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
+import io
 import logging
 import threading
 from pathlib import Path
 
+import redis
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.media.prompt_catalog import PromptCatalog, PromptError, PromptSettings, parse_prompt
-from ivr.media.tts import TtsSettings, build
+from ivr.media.prompt_audio import clip_wav, recording_of
+from ivr.media.prompt_catalog import Clip, PromptCatalog, PromptError, PromptSettings, parse_prompt
+from ivr.media.tts import TtsSettings, synthesize
+from ivr.store.db import Database
+from ivr.store.prompt_changes import (
+    NO_OVERRIDES,
+    PromptOverrides,
+    StoredRecording,
+    load_overrides,
+    nudge_prompts,
+    prompts_version,
+    record_prompt_change,
+    studio_name,
+    tts_name,
+)
 
 log = logging.getLogger("ivr.admin")
 
@@ -28,64 +45,96 @@ class TextRefused(ValueError):
     """The new text cannot be saved; the message says why, in Chinese."""
 
 
-def replace_value(source: str, prompt_id: str, text: str) -> str:
-    """`source` (a prompt file) with the value of `prompt_id` replaced by `text`, as a YAML
-    double-quoted scalar; every other entry, comment and layout kept."""
-    root = yaml.compose(source)
-    if not isinstance(root, yaml.MappingNode):
-        raise TextRefused("提示音文件不是“编号: 文字”的格式")
-    for key, value in root.value:
-        if key.value == prompt_id and isinstance(value, yaml.ScalarNode):
-            start, end = value.start_mark.index, value.end_mark.index
-            if value.style in (">", "|"):  # a block scalar ends where the next entry begins
-                end = source.rindex("\n", start, end) if "\n" in source[start:end] else end
-            quoted = json.dumps(text, ensure_ascii=False)  # a valid YAML double-quoted scalar
-            edited = source[:start] + quoted + source[end:]
-            _check(source, edited, prompt_id, text)
-            return edited
-    raise TextRefused(f"文件中没有提示音 {prompt_id}")
-
-
-def _check(before: str, after: str, prompt_id: str, text: str) -> None:
-    old, new = yaml.safe_load(before), yaml.safe_load(after)
-    expected = {**old, prompt_id: text}
-    if new != expected:
-        raise TextRefused(f"无法自动修改 {prompt_id}，请手工编辑提示音文件")
-
-
 class PromptTexts:
-    def __init__(self, settings: PromptSettings, tts: TtsSettings) -> None:
+    def __init__(
+        self, settings: PromptSettings, tts: TtsSettings, db: Database, redis_client: redis.Redis
+    ) -> None:
+        """BLOCKING (before the reactor runs): the files with the edits stored so far."""
         self.settings = settings
         self.tts = tts
-        self.catalog = PromptCatalog.from_settings(settings)
+        self.db = db
+        self.redis = redis_client
         self._lock = threading.Lock()
+        self.overrides = NO_OVERRIDES
+        self.catalog = PromptCatalog.from_settings(settings)
+        try:
+            self.refresh()
+        except SQLAlchemyError as error:  # the pages read the edits again when they load
+            log.warning("prompt edits not loaded yet: %s", type(error).__name__)
+
+    def refresh(self) -> PromptCatalog:
+        """BLOCKING: follow edits saved on any node (when the version moved); the catalog."""
+        if prompts_version(self.db) != self.overrides.version:
+            with self._lock:
+                self._follow(load_overrides(self.db))
+        return self.catalog
+
+    def _follow(self, overrides: PromptOverrides) -> None:
+        self.catalog = PromptCatalog.from_settings(self.settings, overrides.texts)
+        self.overrides = overrides
 
     def raw(self, prompt_id: str) -> str:
-        """The prompt's template as its file writes it (for the edit box)."""
+        """The prompt's template as the callers hear it now (for the edit box)."""
+        if prompt_id in self.overrides.texts:
+            return self.overrides.texts[prompt_id]
         path = Path(self.catalog.prompt(prompt_id).source.rsplit(":", 1)[0])
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return str(loaded.get(prompt_id, ""))
 
-    def save(self, prompt_id: str, text: str) -> Path:
-        """Save, build the new recordings, read the catalog again; the file written."""
+    def recorded(self, clip: Clip) -> tuple[bool, bool]:
+        """BLOCKING: whether `clip` plays a studio recording, and whether it has any."""
+        found = recording_of(self.catalog, self.overrides, clip)
+        if isinstance(found, StoredRecording):
+            return found.name.startswith("studio/"), True
+        return found.parent.name == "studio", found.exists()
+
+    def clip_wav(self, clip: Clip) -> bytes | None:
+        """BLOCKING: the WAV `clip` plays, or None when it has no recording."""
+        return clip_wav(self.catalog, self.overrides, clip)
+
+    def save(self, prompt_id: str, text: str, author: str, now: dt.datetime) -> int:
+        """Store the new text with the recordings it needs, nudge every node; the version."""
         text = text.strip()
         try:
             parse_prompt(prompt_id, text)
-            prompt = self.catalog.prompt(prompt_id)
         except PromptError as error:
             raise TextRefused(str(error).replace("<string>: ", "")) from None
-        path = Path(prompt.source.rsplit(":", 1)[0])
         with self._lock:
-            source = path.read_text(encoding="utf-8")
-            edited = replace_value(source, prompt_id, text)
-            partial = path.with_suffix(".partial")
-            partial.write_text(edited, encoding="utf-8")
-            partial.replace(path)
+            self._follow(load_overrides(self.db))
             try:
-                catalog = PromptCatalog.from_settings(self.settings)
-            except PromptError as error:  # another prompt file broke meanwhile: undo ours
-                path.write_text(source, encoding="utf-8")
-                raise TextRefused(str(error)) from None
-            build(catalog, self.tts, prune=False, progress=log.info)
-            self.catalog = catalog
-        return path
+                self.catalog.prompt(prompt_id)
+                catalog = PromptCatalog.from_settings(
+                    self.settings, {**self.overrides.texts, prompt_id: text}
+                )
+            except PromptError as error:
+                raise TextRefused(str(error).replace("<string>: ", "")) from None
+            recordings: dict[str, bytes] = {}
+            for clip in catalog.prompt(prompt_id).clips:
+                if clip_wav(catalog, self.overrides, clip) is None:
+                    log.info("synthesizing %s for prompt %s", clip.name, prompt_id)
+                    recordings[tts_name(clip.text_hash)] = _wav_bytes(clip.text, self.tts)
+            version = record_prompt_change(
+                self.db, at=now, author=author, action="prompt.text", target=f"prompt {prompt_id}",
+                recordings=recordings, prompt_id=prompt_id, text=text,
+                detail={"synthesized": len(recordings)},
+            )  # fmt: skip
+            self._follow(load_overrides(self.db))
+        nudge_prompts(self.redis, version)
+        return version
+
+    def upload(self, clip: Clip, wav: bytes, author: str, now: dt.datetime, seconds: float) -> int:
+        """Store a studio recording (8 kHz mono 16-bit WAV) of `clip`, nudge every node."""
+        with self._lock:
+            version = record_prompt_change(
+                self.db, at=now, author=author, action="prompt.upload", target=f"clip {clip.name}",
+                recordings={studio_name(clip.name): wav}, detail={"seconds": seconds},
+            )  # fmt: skip
+            self._follow(load_overrides(self.db))
+        nudge_prompts(self.redis, version)
+        return version
+
+
+def _wav_bytes(text: str, tts: TtsSettings) -> bytes:
+    out = io.BytesIO()
+    synthesize(text, tts).export(out, format="wav")
+    return out.getvalue()

@@ -54,7 +54,8 @@ class SimulatorPages:
         return self.console.render(request, user, "admin/simulator.html")
 
     def _open(self, owner: str) -> Simulation:
-        """BLOCKING: the owner's draft (else the live menu), checked as for publishing."""
+        """BLOCKING: the owner's draft (else the live menu), checked as for publishing, spoken
+        with the prompt edits saved on any node."""
         text, draft = self.work.start_text(owner)
         tree, problems = check_menu_text(
             text, self.work.label, self.work.known_prompts, self.work.actions
@@ -63,7 +64,7 @@ class SimulatorPages:
             lines = "\n".join(str(problem) for problem in problems[:10])
             raise BadRequest(f"草稿有错误，先在菜单编辑中改正：\n{lines}")
         simulation = self.book.open(
-            owner, tree, self.texts.catalog, self.sandbox.run, self.intents, self.calendar,
+            owner, tree, self.texts.refresh(), self.sandbox.run, self.intents, self.calendar,
             self.console.services.wallclock,
         )  # fmt: skip
         source = "草稿" if draft else "线上版本"
@@ -117,14 +118,16 @@ class SimulatorPages:
     def _wav(self, prompt_ids: list[str], variables: list[Any]) -> bytes:
         """BLOCKING: the recordings of one Play, joined (missing ones are skipped)."""
         audio = AudioSegment.silent(0, frame_rate=8000)
+        self.texts.refresh()  # edits saved on any node
         for prompt_id, values in zip(prompt_ids, variables, strict=True):
             try:
-                paths = self.texts.catalog.segments(prompt_id, values)
+                clips = self.texts.catalog.clips_for(prompt_id, values)
             except PromptError:
                 continue
-            for path in paths:
-                if path.exists():
-                    audio += AudioSegment.from_wav(path)
+            for clip in clips:
+                wav = self.texts.clip_wav(clip)
+                if wav is not None:
+                    audio += AudioSegment.from_wav(io.BytesIO(wav))
         out = io.BytesIO()
         audio.set_frame_rate(8000).set_channels(1).export(out, format="wav")
         return out.getvalue()

@@ -7,6 +7,7 @@ ffmpeg installed). `ivr.media.prompt_audio` encodes every prompt clip this way o
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
@@ -26,16 +27,19 @@ def encode_frames(pcm: np.ndarray, codec: Codec) -> Frames:
     return tuple(data[i : i + FRAME_SAMPLES] for i in range(0, len(data), FRAME_SAMPLES))
 
 
-def read_pcm_8k(path: Path) -> np.ndarray:
-    """The file's audio as 8 kHz mono int16 samples."""
+def read_pcm_8k(source: Path | bytes) -> np.ndarray:
+    """The file's audio (or a WAV's bytes) as 8 kHz mono int16 samples."""
+    opened = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        with wave.open(str(path), "rb") as wav:
+        with wave.open(opened, "rb") as wav:
             if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (SAMPLE_RATE, 1, 2):
                 return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").copy()
     except (wave.Error, EOFError):
         pass  # not a plain PCM WAV (float, A-law, MP3, ...): let pydub decode it
     from pydub import AudioSegment  # imported late: it probes for ffmpeg at import
 
-    segment = AudioSegment.from_file(str(path))
+    if isinstance(opened, io.BytesIO):
+        opened.seek(0)
+    segment = AudioSegment.from_file(opened)
     segment = segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
     return np.frombuffer(segment.raw_data, dtype="<i2").copy()

@@ -170,8 +170,13 @@ class PromptCatalog:
         files: Iterable[Path],
         root: Path = PROMPTS_DIR,
         style: ReadoutStyle = readout.DEFAULT_STYLE,
+        texts: Mapping[str, str] | None = None,
     ) -> PromptCatalog:
-        """Parse every prompt file; a duplicate id or a bad template raises PromptError."""
+        """Parse every prompt file; a duplicate id or a bad template raises PromptError.
+
+        `texts` (the console's edits, `ivr.store.prompt_changes`) replace the templates of the
+        prompts the files define, keeping their file:line; an edit of a prompt no file defines
+        any more is ignored."""
         prompts: dict[str, Prompt] = {}
         for path in files:
             for prompt in read_prompt_file(Path(path)):
@@ -181,11 +186,16 @@ class PromptCatalog:
                         f"{prompts[prompt.id].source}"
                     )
                 prompts[prompt.id] = prompt
+        for prompt_id, text in (texts or {}).items():
+            if prompt_id in prompts:
+                prompts[prompt_id] = parse_prompt(prompt_id, text, prompts[prompt_id].source)
         return cls(prompts, root, style)
 
     @classmethod
-    def from_settings(cls, settings: PromptSettings) -> PromptCatalog:
-        return cls.load(settings.paths(), settings.root, settings.style)
+    def from_settings(
+        cls, settings: PromptSettings, texts: Mapping[str, str] | None = None
+    ) -> PromptCatalog:
+        return cls.load(settings.paths(), settings.root, settings.style, texts)
 
     def ids(self) -> list[str]:
         return sorted(self._prompts)

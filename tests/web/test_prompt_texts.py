@@ -1,6 +1,7 @@
-"""Saving a prompt's text in the console: the prompt file changes in place and nowhere else, its
-recording is built with the project's TTS, and the simulator speaks the new text at once. The
-IVR runs on copies of the prompt files (the repository's are never written by tests)."""
+"""Saving a prompt's text in the console: the edit and the recording synthesized for it with the
+project's TTS are stored in the database with who saved it, the prompt files stay as they are
+(the base the edits lie over), the node plays the new text from its next call and the simulator
+speaks it at once. The IVR runs on copies of the prompt files, to show they are not written."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ivr.config import PROJECT_ROOT
 from ivr.media.prompt_catalog import text_hash
 from tests.e2e.conftest import stop_cleanly
 from tests.e2e.server import IvrProcess, start_ivr
-from tests.web.console_client import ConsoleClient, add_user, web_url
+from tests.web.console_client import ConsoleClient, add_user, query, web_url
 
 NEW_WELCOME = "您好，这里是社保测试热线。"
 
@@ -50,25 +51,37 @@ def server(copies: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[I
         stop_cleanly(started)
 
 
-def test_a_saved_text_is_written_in_place_built_and_spoken_by_the_simulator(
+def test_a_saved_text_is_stored_with_its_recording_and_spoken_by_the_simulator(
     server: IvrProcess, copies: Path
 ) -> None:
-    repository_file = (PROJECT_ROOT / "config/menus/12333.prompts.yaml").read_text("utf-8")
     prompts_file = copies / "menus" / "12333.prompts.yaml"
-    before = yaml.safe_load(prompts_file.read_text("utf-8"))
+    before = prompts_file.read_text("utf-8")
+    welcome = yaml.safe_load(before)["welcome"]
     client = ConsoleClient(web_url(server))
     client.login("boss")
-    assert before["welcome"] in client.get("/admin/prompts").text
+    assert welcome in client.get("/admin/prompts").text
 
     bad = client.post("/admin/prompts/text", json_body={"prompt": "welcome", "text": "{{ x }}"})
     assert bad.status == 400 and "readout" in bad.json()["error"]
     saved = client.post("/admin/prompts/text", json_body={"prompt": "welcome", "text": NEW_WELCOME})
     assert saved.status == 200, saved.text
+    version = saved.json()["version"]
 
-    after = yaml.safe_load(prompts_file.read_text("utf-8"))
-    assert after == {**before, "welcome": NEW_WELCOME}
-    assert (copies / "prompts" / "tts" / f"{text_hash(NEW_WELCOME)}.wav").stat().st_size > 4000
-    assert (PROJECT_ROOT / "config/menus/12333.prompts.yaml").read_text("utf-8") == repository_file
+    assert prompts_file.read_text("utf-8") == before
+    assert not (copies / "prompts" / "tts" / f"{text_hash(NEW_WELCOME)}.wav").exists()
+    [(author, text, size)] = query(
+        server,
+        "SELECT c.author, c.text, length(r.wav) FROM prompt_change c "
+        "JOIN prompt_recording r ON r.change_id = c.id",
+    )
+    assert (author, text) == ("boss", NEW_WELCOME) and size > 4000
+    assert query(
+        server, "SELECT username, target FROM change_log WHERE action = 'prompt.text'"
+    ) == [("boss", "prompt welcome")]
+    server.wait_for_log(rf"prompts reloaded \(edits version {version}\)", timeout=5)
+    assert NEW_WELCOME in client.get("/admin/prompts").text
+    clip = client.get(f"/admin/prompts/clip/{text_hash(NEW_WELCOME)}.wav")
+    assert clip.status == 200 and len(clip.body) == size
 
     client.get("/admin/simulator")
     started = client.post("/admin/simulator/start", json_body={"fast": False}).json()

@@ -40,7 +40,7 @@
       method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": window.ivr.csrf, "Accept": "application/json"}, body: form,
     });
     const data = await response.json().catch(() => ({error: String(response.status)}));
-    shown.textContent = response.ok ? `已保存 ${data.saved}（${data.seconds} 秒）。${data.note}` : data.error;
+    shown.textContent = response.ok ? `已保存 ${data.saved}（${data.seconds} 秒，版本 ${data.version}）。${data.note}` : data.error;
     shown.className = "upload-result small " + (response.ok ? "ok-text" : "error-text");
   }));
   document.querySelectorAll("button.save-text").forEach((button) => button.addEventListener("click", async () => {
