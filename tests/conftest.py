@@ -3,7 +3,8 @@
 Everything under tests/e2e/, tests/web/ and tests/faults/ (drills on real IVR processes and
 storage servers of their own) is end to end; elsewhere a module says so with
 `pytestmark = pytest.mark.e2e`. `pytest -m "not e2e"` is the fast suite; `./scripts/test`
-runs both, spread over xdist workers (`--dist loadscope`: a module's server starts once).
+runs both, spread over xdist workers in the groups of tests/scheduling.py, the longest first:
+the heard-audio groups, then the other end-to-end modules, then the rest.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
+
+from tests.scheduling import HEARD_AUDIO, GroupScheduling
 
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = ("e2e", "web", "faults")
-HEARD_AUDIO = (
-    "test_journeys.py",
-    "test_sip_calls.py",
-    "test_speech_transfer.py",
-    "test_agent_queue.py",
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        relative = item.path.resolve().relative_to(TESTS)
-        if relative.parts[0] in E2E_DIRECTORIES:
+        if item.path.resolve().relative_to(TESTS).parts[0] in E2E_DIRECTORIES:
             item.add_marker(pytest.mark.e2e)
-        group = "heard-audio" if item.path.name in HEARD_AUDIO else str(relative)
-        item.add_marker(pytest.mark.xdist_group(group))
+
+    def rank(item: pytest.Item) -> int:
+        if item.path.name in HEARD_AUDIO:
+            return 0
+        return 1 if item.get_closest_marker("e2e") else 2
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which would make its LoadGroupScheduling
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> GroupScheduling | None:
+    return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
