@@ -86,6 +86,9 @@ _thread_state = threading.local()
 def _lowered(nice: int, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn` on a pool thread whose scheduling priority was lowered by `nice` (once per thread)."""
     if getattr(_thread_state, "nice", 0) != nice:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        thread = threading.get_native_id()  # a new thread starts at the niceness of the process
+        os.setpriority(
+            os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + nice, 19)
+        )
         _thread_state.nice = nice
     return fn(*args, **kwargs)
