@@ -4,11 +4,14 @@ Everything under tests/e2e/, tests/web/ and tests/faults/ (drills on real IVR pr
 storage servers of their own) is end to end; elsewhere a module says so with
 `pytestmark = pytest.mark.e2e`. `pytest -m "not e2e"` is the fast suite; `./scripts/test`
 runs both, spread over xdist workers in the groups of tests/scheduling.py, the longest first:
-the heard-audio groups, then the other end-to-end modules, then the rest.
+the heard-audio groups, then the other end-to-end modules, then the rest. A worker that has
+reached the rest lowers its priority (niceness 10): the heard-audio lanes, the longest groups,
+are still recording then, and a phone's recording glitches when the CPU is taken from it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from tests.scheduling import HEARD_AUDIO, GroupScheduling
 
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = ("e2e", "web", "faults")
+NICE_AFTER_E2E = 10
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,6 +35,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if item.get_closest_marker("e2e") else 2
 
     items.sort(key=rank)  # stable: a module's tests keep their order
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On a worker, the first test that is not end to end: no e2e test comes after it (groups
+    are handed out e2e first), so the worker lowers its priority for good."""
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    if worker and item.get_closest_marker("e2e") is None and os.nice(0) < NICE_AFTER_E2E:
+        os.nice(NICE_AFTER_E2E - os.nice(0))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which would make its LoadGroupScheduling
