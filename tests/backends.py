@@ -26,11 +26,11 @@ from ivr.store.db import Database, make_engine
 from ivr.store.migrate import upgrade
 from ivr.store.models import Base
 
-# Redis dbs the tests flush: storage tests use 13, 11, 9, 7 and end-to-end servers 12, 10, 8, 6
-# (xdist workers gw0-gw3), so parallel workers never flush each other's data.
+# Redis dbs the tests flush: storage tests use 13, 11, 9, 7, 5, 3 and end-to-end servers
+# 12, 10, 8, 6, 4, 2 (xdist workers gw0-gw5), so parallel workers never flush each other's data.
 STORAGE_REDIS_DB = 13
 E2E_REDIS_DB = 12
-MAX_WORKERS = 4
+MAX_WORKERS = 6
 
 
 def worker_index() -> int:
