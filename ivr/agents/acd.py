@@ -21,7 +21,7 @@ from typing import Any
 import redis
 
 from ivr.agents import acd_scripts
-from ivr.store.nudges import send_nudge
+from ivr.store.nudges import scoped, send_nudge
 
 NODE_TTL = 15.0  # seconds without a heartbeat after which a node's callers and agents are let go
 MISSED_REASON = "未接听"  # the pause reason of an agent who let calls ring out
@@ -128,8 +128,12 @@ class Acd:
         self.redis = client
         self.node = node
         self.node_ttl = node_ttl
+        channels = (
+            f"local CHANGED_CHANNEL = '{scoped(client, CHANGED_CHANNEL)}'\n"
+            f"local OFFER_CHANNEL = '{scoped(client, OFFER_CHANNEL)}'\n"
+        )
         self._scripts = {
-            name: client.register_script(acd_scripts.COMMON + getattr(acd_scripts, name))
+            name: client.register_script(channels + acd_scripts.COMMON + getattr(acd_scripts, name))
             for name in (
                 "ENTER",
                 "LEAVE",

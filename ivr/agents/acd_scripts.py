@@ -24,7 +24,8 @@ Agent states: logged_out, available, ringing, on_call, wrap_up (available again 
 `wrap_until` passes, with no write needed), paused (with a reason).
 
 Nudges (Redis pub/sub, hints only: every reader also looks periodically) are published here,
-where the changes are made:
+where the changes are made, on the channels' names scoped to the client's db
+(`ivr.store.nudges.scoped`; the scripts get them as CHANGED_CHANNEL and OFFER_CHANNEL):
   ivr:acd:changed           "<queues>|<agents>" (space-separated) whose consoles show something
                             new: a caller entered or left, an agent's state changed
   ivr:acd:offer             "<queues>" that may have an offer to make now: a caller entered or
@@ -66,12 +67,12 @@ end
 local function agent_queues(a) return split(redis.call('HGET', agent_key(a), 'queues')) end
 
 local function changed(queues, agents)
-  redis.call('PUBLISH', 'ivr:acd:changed',
+  redis.call('PUBLISH', CHANGED_CHANNEL,
              table.concat(queues, ' ') .. '|' .. table.concat(agents, ' '))
 end
 
 local function offerable(queues)
-  if #queues > 0 then redis.call('PUBLISH', 'ivr:acd:offer', table.concat(queues, ' ')) end
+  if #queues > 0 then redis.call('PUBLISH', OFFER_CHANNEL, table.concat(queues, ' ')) end
 end
 
 -- The queues of agents released back to available, for an offer nudge.

@@ -8,6 +8,10 @@ a lost nudge (Redis restarting, a node reconnecting) costs at most the next peri
 
 One `NudgeListener` per process holds one subscription for every channel on one daemon thread;
 whoever wants a channel registers a handler with `on`, and fans out to its own readers.
+
+Pub/sub ignores Redis's numbered databases: a deployment (or a test run) on db 3 would hear the
+nudges of another on db 5 of the same server. So every channel goes out under the name
+`scoped` gives it, which carries the client's db number.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ PROMPTS_CHANNEL = "ivr:prompts-changed"
 RECONNECT_S = 2.0
 
 
+def scoped(client: redis.Redis, channel: str) -> str:
+    """The channel's name on the wire for `client`'s database (`ivr:menu-published@0`)."""
+    return f"{channel}@{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 def nudge_nodes(client: redis.Redis, menu: str) -> None:
     """Tell every node that `menu` has a new publication. BLOCKING (Redis)."""
     send_nudge(client, MENU_CHANNEL, menu)
@@ -34,7 +43,7 @@ def nudge_nodes(client: redis.Redis, menu: str) -> None:
 def send_nudge(client: redis.Redis, channel: str, data: str) -> None:
     """Publish a nudge; a failure is logged, not raised (the periodic look follows). BLOCKING."""
     try:
-        client.publish(channel, data)
+        client.publish(scoped(client, channel), data)
     except RedisError as error:
         log.warning("nudge on %s not sent (periodic work follows): %s", channel,
                     type(error).__name__)  # fmt: skip
@@ -76,7 +85,7 @@ class NudgeListener:
                     with self._lock:
                         wanted = set(self._handlers) - subscribed
                     if wanted:
-                        pubsub.subscribe(*sorted(wanted))
+                        pubsub.subscribe(*sorted(scoped(self._client, name) for name in wanted))
                         subscribed |= wanted
                     if not subscribed:
                         self._stopping.wait(1.0)
@@ -93,6 +102,7 @@ class NudgeListener:
 
     def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        name = name.rpartition("@")[0]  # as `on` was given it
         text = data.decode() if isinstance(data, bytes) else str(data)
         with self._lock:
             handlers = list(self._handlers.get(name, ()))

@@ -18,6 +18,7 @@ from ivr.agents.acd import (
     Strategy,
     estimated_wait,
 )
+from ivr.store.nudges import scoped
 from tests.backends import Stores
 
 Q = "社保卡"
@@ -260,7 +261,7 @@ def test_logging_out_leaves_every_queue(acd: Acd) -> None:
 def nudges(client: redis.Redis, channel: str) -> tuple[redis.client.PubSub, list[str]]:
     """Subscribe to a nudge channel; the list fills as `drain` reads the messages."""
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel)
+    pubsub.subscribe(scoped(client, channel))
     pubsub.get_message(timeout=1.0)  # the subscription's confirmation
     return pubsub, []
 

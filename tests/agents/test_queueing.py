@@ -24,6 +24,7 @@ from ivr.menus.events import PromptRef
 from ivr.menus.schema import QueueSpec
 from ivr.rtp.g711 import PCMU, Codec
 from ivr.store.db import Database
+from ivr.store.nudges import scoped
 from tests.backends import Stores
 
 SPEC = QueueSpec("社保卡", ring_timeout=20, max_no_answer=1, wrap_up=10, max_wait=300)
@@ -324,7 +325,7 @@ def test_agent_transfers_the_caller_to_another_queue(process: Process, refer_to:
 
 def offer_nudges(process: Process) -> Any:
     pubsub = process.acd.redis.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(OFFER_CHANNEL)
+    pubsub.subscribe(scoped(process.acd.redis, OFFER_CHANNEL))
     pubsub.get_message(timeout=1.0)  # the subscription's confirmation
     return pubsub
 

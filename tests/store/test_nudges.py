@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from ivr.store.nudges import NudgeListener, nudge_nodes, send_nudge
+import redis
+
+from ivr.store.nudges import NudgeListener, nudge_nodes, scoped, send_nudge
 from tests.backends import Stores
 
 
@@ -28,7 +30,7 @@ def test_every_listening_node_hears_the_nudge_at_once(stores: Stores) -> None:
     try:
         deadline = threading.Event()
         for _ in range(50):  # subscriptions take effect asynchronously: wait until they count
-            if stores.redis.pubsub_numsub("ivr:menu-published")[0][1] == 2:
+            if stores.redis.pubsub_numsub(scoped(stores.redis, "ivr:menu-published"))[0][1] == 2:
                 break
             deadline.wait(0.1)
         nudge_nodes(stores.redis, "12333")
@@ -53,7 +55,7 @@ def test_a_channel_registered_after_start_is_heard_by_its_handlers_only(stores: 
 
         listener.on("ivr:acd:offer", offer)
         for _ in range(50):
-            if stores.redis.pubsub_numsub("ivr:acd:offer")[0][1] == 1:
+            if stores.redis.pubsub_numsub(scoped(stores.redis, "ivr:acd:offer"))[0][1] == 1:
                 break
             got.wait(0.1)
         send_nudge(stores.redis, "ivr:acd:offer", "医保 就业")
@@ -61,3 +63,31 @@ def test_a_channel_registered_after_start_is_heard_by_its_handlers_only(stores: 
         assert heard == [("offer", "医保 就业")]
     finally:
         listener.stop()
+
+
+def test_a_deployment_on_another_db_of_the_server_is_not_nudged(stores: Stores) -> None:
+    """Pub/sub channels span a server's databases; the scoped names keep them apart."""
+    pool = stores.redis.connection_pool
+    neighbour = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": 15}
+        )
+    )
+    heard: list[str] = []
+    got = threading.Event()
+    listener = NudgeListener(stores.redis)
+    listener.on("ivr:menu-published", lambda menu: (heard.append(menu), got.set()))
+    listener.start()
+    try:
+        for _ in range(50):
+            if stores.redis.pubsub_numsub(scoped(stores.redis, "ivr:menu-published"))[0][1]:
+                break
+            got.wait(0.1)
+        nudge_nodes(neighbour, "theirs")
+        nudge_nodes(stores.redis, "ours")
+        assert got.wait(2.0), heard
+        got.wait(0.3)  # a nudge from the neighbour would have come first
+        assert heard == ["ours"]
+    finally:
+        listener.stop()
+        neighbour.close()
