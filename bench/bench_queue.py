@@ -199,7 +199,7 @@ def part4(url: str | None, tmp: Path, runs: int = 100) -> None:
     from ivr.agents.bindings import Binding
     from ivr.agents.queueing import Offered, QueueDispatcher
     from ivr.agents.registrar_store import RegistrarStore, aor_key
-    from ivr.store.nudges import NudgeListener
+    from ivr.store.nudges import NudgeListener, scoped
     from ivr.workers import BlockingPool
 
     print(f"Part 4: agent available -> offer through a node's dispatcher, {runs} runs")
@@ -221,7 +221,7 @@ def part4(url: str | None, tmp: Path, runs: int = 100) -> None:
     listener = NudgeListener(client_for(url, tmp))
     listener.on(OFFER_CHANNEL, lambda data: reactor.callFromThread(dispatcher.nudged, data))  # type: ignore[attr-defined]
     listener.start()
-    while node.redis.pubsub_numsub(OFFER_CHANNEL)[0][1] < 1:
+    while node.redis.pubsub_numsub(scoped(node.redis, OFFER_CHANNEL))[0][1] < 1:
         time.sleep(0.05)
     samples: list[float] = []
     marks: dict[str, float] = {}

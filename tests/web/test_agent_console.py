@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ivr.agents.acd import Acd, AgentState
+from ivr.agents.acd import CHANGED_CHANNEL, Acd, AgentState
 from ivr.agents.call_notes import notes_of_call
 from ivr.agents.callbacks import request_callback
+from ivr.store.nudges import send_nudge
 from tests.e2e.agent_phones import add_agent, server_redis
 from tests.e2e.server import IvrProcess, open_store, start_ivr
 from tests.web.console_client import PASSWORD, ConsoleClient, add_user, web_url
@@ -122,7 +123,7 @@ def test_the_event_stream_pushes_a_change_another_node_made(
         redis = server_redis(server)
         redis.zadd("ivr:acd:q:社保卡", {"stream-call": time.time() - 30})
         redis.hset("ivr:acd:call:stream-call", mapping={"queue": "社保卡", "number": "139"})
-        redis.publish("ivr:acd:changed", "社保卡|")  # as ENTER would: the live view follows
+        send_nudge(redis, CHANGED_CHANNEL, "社保卡|")  # as ENTER would: the live view follows
         view = next(q for q in stream.next_state(timeout=8)["queues"] if q["name"] == "社保卡")
         assert view["waiting"] == 1 and view["longest_wait"] >= 29
         redis.delete("ivr:acd:q:社保卡", "ivr:acd:call:stream-call")
