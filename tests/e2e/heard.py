@@ -39,6 +39,9 @@ SILENT = 50.0  # RMS below which audio is a pause: nothing to find
 PIECE = SAMPLE_RATE // 4  # samples of a prompt's text checked at a time
 SLACK = 4 * FRAME_SAMPLES  # how far a piece may sit from where the previous one ended
 RESYNC = SAMPLE_RATE // 2  # how far a text piece is looked for when it is not within SLACK
+# How much later than expected a readout word may come (a jitter buffer that grew at once):
+# less than the shortest word, so a word said twice, or one left out, is still caught.
+LATE_WORD = SAMPLE_RATE // 5
 STRETCHED = 0.1  # share of a text's pieces that may go unmatched (around stretches)
 FRAME_HEARD = 0.98  # a frame of a readout word, over a bit-exact G.711 line
 STRETCH_FRAMES = 2  # frames of a word a jitter buffer may have replaced or blended
@@ -82,11 +85,14 @@ def _found(
 def _word_found(recording: np.ndarray, word: np.ndarray, expected: int) -> int | None:
     """Where a readout word was heard near `expected`, or None.
 
-    Whole, or else frame by frame: the line is bit-exact but for the frames a jitter buffer
-    inserts or drops, so each 20 ms frame of the word must be found, in order, almost exactly
-    (FRAME_HEARD), all but STRETCH_FRAMES of them. A different word has next to no such frame.
+    Whole (also up to LATE_WORD later), or else frame by frame: the line is bit-exact but for
+    the frames a jitter buffer inserts or drops, so each 20 ms frame of the word must be found,
+    in order, almost exactly (FRAME_HEARD), all but STRETCH_FRAMES of them. A different word
+    has next to no such frame.
     """
     whole = _found(recording, word, expected)
+    if whole is None:  # later only: within [expected, expected + LATE_WORD]
+        whole = _found(recording, word, expected + LATE_WORD // 2, slack=LATE_WORD // 2)
     if whole is not None:
         return whole
     at, missed = expected, 0

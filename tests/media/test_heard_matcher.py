@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ivr.rtp.g711 import SAMPLE_RATE
-from tests.e2e.heard import heard_at, played_audio
+from tests.e2e.heard import _padded, _pieces, heard_at, heard_readout, played_audio
 
 WELCOME = played_audio("welcome")
 
@@ -41,3 +41,37 @@ def test_a_second_of_the_prompt_missing_is_not_heard() -> None:
 def test_another_prompt_is_not_the_one_expected() -> None:
     with pytest.raises(AssertionError, match="not heard"):
         heard_at(recording(played_audio("main_menu")), WELCOME)
+
+
+ID = "36010219790921023X"
+PIECES = [(name, _padded(path)) for name, path in _pieces("confirm_id_number", {"id_number": ID})]
+WORDS = [index for index, (name, _) in enumerate(PIECES) if name == "id_number"]
+
+
+def read_back(pieces: list[tuple[str | None, np.ndarray]]) -> np.ndarray:
+    return recording(*(samples for _, samples in pieces))
+
+
+def test_a_read_back_heard_as_sent_is_heard_word_by_word() -> None:
+    assert heard_readout(read_back(PIECES), "confirm_id_number", "id_number", id_number=ID) == (
+        pytest.approx(0.5, abs=0.01)
+    )
+
+
+def test_a_readout_word_150_ms_late_still_counts_as_heard() -> None:
+    late = list(PIECES)
+    late.insert(WORDS[-1], (None, silence(0.15)))
+    heard_readout(read_back(late), "confirm_id_number", "id_number", id_number=ID)
+
+
+@pytest.mark.parametrize("change", ["left out", "said twice", "another digit"])
+def test_a_readout_with_a_word_wrong_is_not_heard(change: str) -> None:
+    wrong = list(PIECES)
+    if change == "left out":
+        del wrong[WORDS[10]]
+    elif change == "said twice":
+        wrong.insert(WORDS[10], wrong[WORDS[10]])
+    else:
+        wrong[WORDS[10]] = PIECES[WORDS[0]]  # the 3 of 36... where a 0 was read
+    with pytest.raises(AssertionError, match=r"word 1[0-2] of id_number not heard"):
+        heard_readout(read_back(wrong), "confirm_id_number", "id_number", id_number=ID)
