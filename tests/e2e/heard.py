@@ -9,9 +9,9 @@ A phone's jitter buffer stretches or shrinks what it plays by a frame or a few w
 late (a busy machine): a long clip then matches badly as a whole though it was heard, and the
 quarter second around the stretch matches nothing. So a prompt's text counts as heard when its
 quarter seconds are found one after another, each within a few frames of where the previous one
-ended (or, after a jitter buffer grew or shrank by more at once, within half a second), all but
-a few; and a readout (the caller's ID number, a date) when every word of it is
-found so, without exception: one wrong digit fails.
+ended (or, after a jitter buffer grew or shrank by more at once, within half a second; or frame
+by frame, when it stretched inside the piece), all but a few; and a readout (the caller's ID
+number, a date) when every word of it is found so, without exception: one wrong digit fails.
 """
 
 from __future__ import annotations
@@ -93,15 +93,19 @@ def _word_found(recording: np.ndarray, word: np.ndarray, expected: int) -> int |
     whole = _found(recording, word, expected)
     if whole is None:  # later only: within [expected, expected + LATE_WORD]
         whole = _found(recording, word, expected + LATE_WORD // 2, slack=LATE_WORD // 2)
-    if whole is not None:
-        return whole
+    return whole if whole is not None else _frames_found(recording, word, expected)
+
+
+def _frames_found(recording: np.ndarray, clip: np.ndarray, expected: int) -> int | None:
+    """Where `clip` was heard near `expected` frame by frame (each 20 ms frame almost exactly,
+    in order, within SLACK of where the previous one ended; all but STRETCH_FRAMES), or None."""
     at, missed = expected, 0
-    for start in range(0, len(word), FRAME_SAMPLES):
-        frame = word[start : start + FRAME_SAMPLES]
+    for start in range(0, len(clip), FRAME_SAMPLES):
+        frame = clip[start : start + FRAME_SAMPLES]
         found = _found(recording, frame, at, FRAME_HEARD)
         missed += found is None
         at = (at if found is None else found) + len(frame)
-    return at - len(word) if missed <= STRETCH_FRAMES else None
+    return at - len(clip) if missed <= STRETCH_FRAMES else None
 
 
 def _walk_text(recording: np.ndarray, clip: np.ndarray, at: int) -> tuple[int, list[int]]:
@@ -112,6 +116,8 @@ def _walk_text(recording: np.ndarray, clip: np.ndarray, at: int) -> tuple[int, l
         found = _found(recording, piece, at)
         if found is None:  # a jitter buffer that grew or shrank by more than SLACK at once
             found = _found(recording, piece, at, slack=RESYNC)
+        if found is None:  # ... or stretched it inside the piece by a frame
+            found = _frames_found(recording, piece, at)
         if found is None:
             missed.append(at)
         at = (at if found is None else found) + len(piece)

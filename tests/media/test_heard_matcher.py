@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ivr.rtp.g711 import FRAME_SAMPLES as FRAME
 from ivr.rtp.g711 import SAMPLE_RATE
 from tests.e2e.heard import _padded, _pieces, heard_at, heard_readout, played_audio
 
@@ -29,6 +30,15 @@ def test_a_jitter_buffer_growing_by_300_ms_at_once_still_counts_as_heard() -> No
     heard = recording(WELCOME[:cut], silence(0.3), WELCOME[cut:])
     # where it starts is ambiguous: the longer part, after the stretch, fits best as a whole
     assert round(heard_at(heard, WELCOME), 2) in (0.5, 0.8)
+
+
+def test_frames_a_jitter_buffer_repeated_inside_quarter_seconds_still_count_as_heard() -> None:
+    parts, last = [], 0
+    for second in (1, 2, 4, 5, 6, 7):  # a frame played twice, 0.1 s into a quarter second
+        at = round((second + 0.1) * SAMPLE_RATE)
+        parts += [WELCOME[last:at], WELCOME[at - FRAME : at]]
+        last = at
+    heard_at(recording(*parts, WELCOME[last:]), WELCOME)
 
 
 def test_a_second_of_the_prompt_missing_is_not_heard() -> None:
