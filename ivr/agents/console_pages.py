@@ -29,7 +29,7 @@ from ivr.agents.screen_pop import screen_pop
 from ivr.menus.loader import parse_menu_text
 from ivr.menus.publishing import configured_menu_file
 from ivr.menus.schema import MenuTree, TransferNode
-from ivr.store.menu_versions import live_publication
+from ivr.store.menu_versions import live_publication, live_version
 from ivr.store.web_sessions import SessionUser
 from ivr.web.server import BadRequest, JsonResponse, WebConsole, read_json
 
@@ -61,7 +61,10 @@ class AgentConsole:
         self.console = console
         services = console.services
         self.acd = Acd(services.redis, services.node)
-        self.menu_file = configured_menu_file(services.config)
+        menu_file = configured_menu_file(services.config)
+        self._file_tree = parse_menu_text(menu_file.read_text(encoding="utf-8"), "menu")[0]
+        self.menu = self._file_tree.name if self._file_tree is not None else menu_file.stem
+        self._live: tuple[str | None, MenuTree | None] = (None, None)  # (version, its tree)
         zone_name = str(services.config.section("actions").get("timezone", "Asia/Shanghai"))
         self.zone = ZoneInfo(zone_name)
         console.add_templates(HERE / "templates")
@@ -189,16 +192,17 @@ class AgentConsole:
         announce_change(services.redis, agents=(agent,))
 
     def _tree(self) -> MenuTree | None:
+        """BLOCKING: the live menu (its queues and their members), parsed again only when the
+        live version changed: a snapshot costs one small query, not a file and two YAML parses."""
         db = self.console.services.db
-        text = None
-        file_tree, _ = parse_menu_text(self.menu_file.read_text(encoding="utf-8"), "menu")
-        if file_tree is not None:
-            live = live_publication(db, file_tree.name)
-            text = live.text if live is not None else None
-        if text is None:
-            return file_tree
-        tree, _ = parse_menu_text(text, "menu")
-        return tree or file_tree
+        version = live_version(db, self.menu)
+        if version is None:  # nothing published yet: the file as the node read it at start
+            return self._file_tree
+        if version != self._live[0]:
+            live = live_publication(db, self.menu)
+            tree = parse_menu_text(live.text, "menu")[0] if live is not None else None
+            self._live = version, tree or self._file_tree
+        return self._live[1]
 
     def _set_state(self, agent: str, state: AgentState, reason: str) -> tuple[bool, AgentState]:
         tree = self._tree()
