@@ -1,22 +1,25 @@
 """Did the caller hear it? A prompt exactly as the IVR sends it, found in a phone's recording.
 
-The IVR's player encodes each recording of a prompt into whole 20 ms frames, padding the last
-frame with silence (ivr/media/frames.py), so a prompt made of many clips (a readout is one clip
-per word) reaches the phone a little longer than its clips laid end to end. `played_audio`
-rebuilds that padding, so a long readout lines up sample for sample with what was heard.
+The IVR sends each clip of a prompt as whole 20 ms G.711 frames, padding the last frame with
+silence (ivr/media/frames.py). G.711 is a fixed table, so a phone plays every frame it got as
+exactly the samples the IVR's encoder made of it; a loud 20 ms frame of speech never equals
+another by chance. What a phone's jitter buffer does when the machine is busy is done in whole
+frames *between* exact ones: it plays silence or a concealment frame while it waits for late
+packets (up to half a second at once), drops a frame to catch up, and blends the frame after a
+concealment into it. So a frame counts as heard when its exact samples are in the recording,
+after the frames before it and no more than GAP beyond where they ended.
 
-A phone's jitter buffer stretches or shrinks what it plays by a frame or a few when packets come
-late (a busy machine): a long clip then matches badly as a whole though it was heard, and the
-quarter second around the stretch matches nothing. So a prompt's text counts as heard when its
-quarter seconds are found one after another, each within a few frames of where the previous one
-ended (or, after a jitter buffer grew or shrank by more at once, within half a second; or frame
-by frame, when it stretched inside the piece), all but a few; and a readout (the caller's ID
-number, a date) when every word of it is found so, without exception: one wrong digit fails.
+A prompt's text counts as heard when HEARD_TEXT of its loud frames are heard, in order; a readout
+(the caller's ID number, a date) when, besides, each word has all but WORD_MISSED of its frames
+heard and
+no audio of the readout comes again between two words. One wrong, missing or repeated digit
+fails, however busy the machine was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +33,22 @@ from ivr.media.prompt_catalog import (
     PromptSettings,
     word_clip,
 )
-from ivr.rtp.g711 import FRAME_SAMPLES, SAMPLE_RATE
+from ivr.rtp.g711 import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    alaw_decode,
+    alaw_encode,
+    ulaw_decode,
+    ulaw_encode,
+)
 from tests.e2e.audio import match_score, rms
 
 CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
-HEARD = 0.9  # least match score of a clip the caller heard (another clip scores far lower)
-SILENT = 50.0  # RMS below which audio is a pause: nothing to find
-PIECE = SAMPLE_RATE // 4  # samples of a prompt's text checked at a time
-SLACK = 4 * FRAME_SAMPLES  # how far a piece may sit from where the previous one ended
-RESYNC = SAMPLE_RATE // 2  # how far a text piece is looked for when it is not within SLACK
-# How much later than expected a readout word may come (a jitter buffer that grew at once):
-# less than the shortest word, so a word said twice, or one left out, is still caught.
-LATE_WORD = SAMPLE_RATE // 5
-STRETCHED = 0.1  # share of a text's pieces that may go unmatched (around stretches)
-FRAME_HEARD = 0.98  # a frame of a readout word, over a bit-exact G.711 line
-STRETCH_FRAMES = 2  # frames of a word a jitter buffer may have replaced or blended
+SILENT = 50.0  # RMS below which a frame is a pause: nothing to look for
+GAP = SAMPLE_RATE * 3 // 5  # the most a jitter buffer inserts at once while it waits
+HEARD_TEXT = 0.95  # share of a text's loud frames that must be heard
+WORD_MISSED = 3  # loud frames of a readout word (11 to 23 of them) that may go unheard
+REPEATED = 3  # frames of a readout heard again between two words: a word said twice
 
 
 def _padded(path: Path) -> np.ndarray:
@@ -67,79 +71,99 @@ def played_audio(prompt_id: str, **variables: object) -> np.ndarray:
     return np.concatenate([_padded(path) for _, path in _pieces(prompt_id, variables)])
 
 
-def _found(
-    recording: np.ndarray,
-    piece: np.ndarray,
-    expected: int,
-    least: float = HEARD,
-    slack: int = SLACK,
-) -> int | None:
-    """Where `piece` was heard within `slack` of `expected` (a sample index), or None."""
-    if rms(piece) < SILENT:
-        return expected  # a pause: nothing to find
-    low = max(0, expected - slack)
-    score, offset = match_score(recording[low : expected + len(piece) + slack], piece)
-    return low + round(offset * SAMPLE_RATE) if score > least else None
+@dataclass(frozen=True)
+class Frame:
+    """One loud 20 ms frame of a clip: where in the clip, and its samples as a phone plays them
+    back over each G.711 law (the test does not need to know which one the call used)."""
+
+    offset: int
+    decoded: tuple[np.ndarray, ...]
 
 
-def _word_found(recording: np.ndarray, word: np.ndarray, expected: int) -> int | None:
-    """Where a readout word was heard near `expected`, or None.
-
-    Whole (also up to LATE_WORD later), or else frame by frame: the line is bit-exact but for
-    the frames a jitter buffer inserts or drops, so each 20 ms frame of the word must be found,
-    in order, almost exactly (FRAME_HEARD), all but STRETCH_FRAMES of them. A different word
-    has next to no such frame.
-    """
-    whole = _found(recording, word, expected)
-    if whole is None:  # later only: within [expected, expected + LATE_WORD]
-        whole = _found(recording, word, expected + LATE_WORD // 2, slack=LATE_WORD // 2)
-    return whole if whole is not None else _frames_found(recording, word, expected)
+def frames_of(clip: np.ndarray) -> list[Frame]:
+    """The clip's loud frames, cut where the IVR cuts them (from its start, every 20 ms)."""
+    pcm = np.clip(np.round(clip), -32768, 32767).astype(np.int16)
+    laws = [decode(encode(pcm)) for encode, decode in _LAWS]
+    return [
+        Frame(start, tuple(law[start : start + FRAME_SAMPLES] for law in laws))
+        for start in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+        if rms(clip[start : start + FRAME_SAMPLES]) >= SILENT
+    ]
 
 
-def _frames_found(recording: np.ndarray, clip: np.ndarray, expected: int) -> int | None:
-    """Where `clip` was heard near `expected` frame by frame (each 20 ms frame almost exactly,
-    in order, within SLACK of where the previous one ended; all but STRETCH_FRAMES), or None."""
-    at, missed = expected, 0
-    for start in range(0, len(clip), FRAME_SAMPLES):
-        frame = clip[start : start + FRAME_SAMPLES]
-        found = _found(recording, frame, at, FRAME_HEARD)
-        missed += found is None
-        at = (at if found is None else found) + len(frame)
-    return at - len(clip) if missed <= STRETCH_FRAMES else None
+_LAWS = ((ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode))
 
 
-def _walk_text(recording: np.ndarray, clip: np.ndarray, at: int) -> tuple[int, list[int]]:
-    """Find `clip` piece by piece from sample `at` on: (where it ended, pieces not found)."""
-    missed = []
-    for start in range(0, len(clip), PIECE):
-        piece = clip[start : start + PIECE]
-        found = _found(recording, piece, at)
-        if found is None:  # a jitter buffer that grew or shrank by more than SLACK at once
-            found = _found(recording, piece, at, slack=RESYNC)
-        if found is None:  # ... or stretched it inside the piece by a frame
-            found = _frames_found(recording, piece, at)
-        if found is None:
-            missed.append(at)
-        at = (at if found is None else found) + len(piece)
-    return at, missed
+def _find(recording: np.ndarray, frame: Frame, low: int, high: int) -> int | None:
+    """The first start in [low, high) where the recording holds the frame sample for sample."""
+    low, high = max(low, 0), min(high, len(recording) - FRAME_SAMPLES + 1)
+    for decoded in frame.decoded:
+        loudest = int(np.argmax(np.abs(decoded)))  # few places hold the same loud value
+        hits = np.flatnonzero(recording[low + loudest : high + loudest] == decoded[loudest])
+        for start in low + hits:
+            if np.array_equal(recording[start : start + FRAME_SAMPLES], decoded):
+                return int(start)
+    return None
 
 
-def _assert_mostly(missed: list[int], length: int) -> None:
-    pieces = -(-length // PIECE)
-    where = [f"{at / SAMPLE_RATE:.2f}" for at in missed]
-    assert len(missed) <= STRETCHED * pieces, f"not heard: {len(missed)}/{pieces} pieces at {where}"
+@dataclass
+class _Walk:
+    """Frames looked for one after another through a recording."""
+
+    recording: np.ndarray
+    at: int  # where the next frame may start: just after the last one heard
+    owed: int = 0  # samples of the prompt since then (pauses, frames not heard)
+
+    def hear(self, frame: Frame, since: int) -> int | None:
+        """Where the frame (`since` samples of the clip after the previous one looked for) was
+        heard, or None."""
+        self.owed += since
+        found = _find(self.recording, frame, self.at, self.at + self.owed + GAP)
+        if found is not None:
+            self.at, self.owed = found + FRAME_SAMPLES, 0
+        return found
+
+    def hear_all(self, frames: list[Frame], clip_at: int) -> tuple[list[int | None], int]:
+        """Each frame's place (None: not heard), walking a clip whose frames' offsets count from
+        `clip_at` samples before the walk's last frame; returns (places, the clip's end)."""
+        places = []
+        for frame in frames:
+            places.append(self.hear(frame, frame.offset - clip_at))
+            clip_at = frame.offset
+        return places, clip_at
 
 
-def _start(recording: np.ndarray, clip: np.ndarray) -> int:
-    """Where the clip fits best as a whole: a stretched frame lowers its score, but nowhere else
-    fits better (and if it was not heard at all, its pieces will not be found there)."""
-    return round(match_score(recording, clip)[1] * SAMPLE_RATE)
+def _recording(samples: np.ndarray) -> np.ndarray:
+    return np.round(samples).astype(np.int32)
+
+
+def _begin(recording: np.ndarray, clip: np.ndarray, frames: list[Frame]) -> _Walk:
+    """A walk set where the clip starts: its first frames' exact copies nearest the place where
+    the clip fits best as a whole (a stretch lowers that fit, but nowhere else fits better)."""
+    rough = round(match_score(recording.astype(np.float64), clip)[1] * SAMPLE_RATE)
+    for frame in frames[:25]:
+        expected = rough + frame.offset
+        found = _find(recording, frame, expected - GAP, expected + GAP)
+        if found is not None:
+            return _Walk(recording, found - frame.offset)
+    raise AssertionError("not heard: none of its first frames is in the recording")
+
+
+def _assert_mostly(places: list[int | None], allowed: float, what: str) -> None:
+    missed = [index for index, place in enumerate(places) if place is None]
+    assert len(missed) <= allowed, (
+        f"{what} not heard: {len(missed)} of {len(places)} frames missing"
+        f" (frames {missed[:12]}{'...' if len(missed) > 12 else ''})"
+    )
 
 
 def heard_at(recording: np.ndarray, clip: np.ndarray) -> float:
-    """Where in the recording (seconds) the caller heard `clip`; fails if they did not."""
-    begin = _start(recording, clip)
-    _assert_mostly(_walk_text(recording, clip, begin)[1], len(clip))
+    """Where in the recording (seconds) the caller heard `clip` begin; fails if they did not."""
+    frames = frames_of(clip)
+    walk = _begin(_recording(recording), clip, frames)
+    begin = walk.at
+    places, _ = walk.hear_all(frames, 0)
+    _assert_mostly(places, (1 - HEARD_TEXT) * len(places), "the clip")
     return begin / SAMPLE_RATE
 
 
@@ -152,17 +176,32 @@ def heard_readout(
     words = [index for index, (name, _) in enumerate(pieces) if name == variable]
     if not words:
         raise ValueError(f"prompt {prompt_id!r} reads out no {variable!r} with {variables}")
-    audio = [samples for _, samples in pieces[: words[-1] + 1]]
-    begin = _start(recording, np.concatenate(audio))
-    at, missed, text = begin, [], 0
-    for index, samples in enumerate(audio):
+    pieces = pieces[: words[-1] + 1]
+    samples = np.concatenate([audio for _, audio in pieces])
+    walk = _begin(_recording(recording), samples, frames_of(samples))
+    begin, text, clip_at = walk.at, [], 0
+    readout = list(
+        {
+            frame.decoded[0].tobytes(): frame
+            for index in words
+            for frame in frames_of(pieces[index][1])
+        }.values()
+    )
+    for index, (_, audio) in enumerate(pieces):
+        frames = frames_of(audio)
         if index not in words:
-            at, missed_here = _walk_text(recording, samples, at)
-            missed += missed_here
-            text += len(samples)
-            continue
-        found = _word_found(recording, samples, at)
-        assert found is not None, f"word {words.index(index) + 1} of {variable} not heard"
-        at = found + len(samples)
-    _assert_mostly(missed, text)
+            places, end = walk.hear_all(frames, clip_at)
+            text += places
+        else:
+            word = f"word {words.index(index) + 1} of {variable}"
+            before = walk.at
+            places, end = walk.hear_all(frames, clip_at)
+            _assert_mostly(places, WORD_MISSED, word)
+            first = next((place for place in places if place is not None), walk.at)
+            again = sum(
+                _find(walk.recording, frame, before, first) is not None for frame in readout
+            )
+            assert again < REPEATED, f"{word} not heard: {again} frames of the readout came again"
+        clip_at = end - len(audio)
+    _assert_mostly(text, (1 - HEARD_TEXT) * len(text), f"the text of {prompt_id}")
     return begin / SAMPLE_RATE
