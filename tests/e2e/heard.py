@@ -9,11 +9,10 @@ packets (up to half a second at once), drops a frame to catch up, and blends the
 concealment into it. So a frame counts as heard when its exact samples are in the recording,
 after the frames before it and no more than GAP beyond where they ended.
 
-A prompt's text counts as heard when HEARD_TEXT of its loud frames are heard, in order; a readout
-(the caller's ID number, a date) when, besides, each word has all but WORD_MISSED of its frames
-heard and
-no audio of the readout comes again between two words. One wrong, missing or repeated digit
-fails, however busy the machine was.
+A prompt's text counts as heard when its loud frames are heard in order, all but TEXT_MISSED of
+them and never more than MISSED_RUN in a row; a readout (the caller's ID number, a date) when,
+besides, each word is heard so (all but WORD_MISSED) and no audio of the readout comes again
+between two words. One wrong, missing or repeated digit fails, however busy the machine was.
 """
 
 from __future__ import annotations
@@ -46,8 +45,12 @@ from tests.e2e.audio import match_score, rms
 CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
 SILENT = 50.0  # RMS below which a frame is a pause: nothing to look for
 GAP = SAMPLE_RATE * 3 // 5  # the most a jitter buffer inserts at once while it waits
-HEARD_TEXT = 0.95  # share of a text's loud frames that must be heard
-WORD_MISSED = 3  # loud frames of a readout word (11 to 23 of them) that may go unheard
+# A jitter buffer that ran dry plays a concealment and blends the next frames into it: up to 3
+# frames not as sent, each time (seen on a machine with twice the work it has cores).
+MISSED_RUN = 4  # frames in a row that may go unheard
+TEXT_MISSED = 0.2  # share of a text's loud frames that may go unheard
+WORD_MISSED = 0.4  # ... and of a readout word's (11 to 23 loud frames: one word never sounds
+#                    like another, frame for frame)
 REPEATED = 3  # frames of a readout heard again between two words: a word said twice
 
 
@@ -149,10 +152,16 @@ def _begin(recording: np.ndarray, clip: np.ndarray, frames: list[Frame]) -> _Wal
     raise AssertionError("not heard: none of its first frames is in the recording")
 
 
-def _assert_mostly(places: list[int | None], allowed: float, what: str) -> None:
+def _assert_mostly(places: list[int | None], share: float, what: str) -> None:
+    """All but `share` of the frames heard, and none missing for longer than a jitter buffer's
+    concealment and the frames it blends after it (MISSED_RUN)."""
     missed = [index for index, place in enumerate(places) if place is None]
-    assert len(missed) <= allowed, (
-        f"{what} not heard: {len(missed)} of {len(places)} frames missing"
+    longest = run = 0
+    for place in places:
+        run = run + 1 if place is None else 0
+        longest = max(longest, run)
+    assert len(missed) <= share * len(places) and longest <= MISSED_RUN, (
+        f"{what} not heard: {len(missed)} of {len(places)} frames missing, {longest} in a row"
         f" (frames {missed[:12]}{'...' if len(missed) > 12 else ''})"
     )
 
@@ -163,7 +172,7 @@ def heard_at(recording: np.ndarray, clip: np.ndarray) -> float:
     walk = _begin(_recording(recording), clip, frames)
     begin = walk.at
     places, _ = walk.hear_all(frames, 0)
-    _assert_mostly(places, (1 - HEARD_TEXT) * len(places), "the clip")
+    _assert_mostly(places, TEXT_MISSED, "the clip")
     return begin / SAMPLE_RATE
 
 
@@ -203,5 +212,5 @@ def heard_readout(
             )
             assert again < REPEATED, f"{word} not heard: {again} frames of the readout came again"
         clip_at = end - len(audio)
-    _assert_mostly(text, (1 - HEARD_TEXT) * len(text), f"the text of {prompt_id}")
+    _assert_mostly(text, TEXT_MISSED, f"the text of {prompt_id}")
     return begin / SAMPLE_RATE

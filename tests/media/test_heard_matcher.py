@@ -41,12 +41,12 @@ def frame(audio: np.ndarray, second: float) -> slice:
 
 def concealed(audio: np.ndarray, seconds: list[float]) -> np.ndarray:
     """The audio with the frames at `seconds` replaced by a jitter buffer's guess (the frame
-    before, fading) and the frames after them blended."""
+    before, fading) and the two frames after each blended into it."""
     audio = audio.copy()
     for second in seconds:
         lost = frame(audio, second)
         audio[lost] = audio[lost.start - FRAME : lost.start] * 0.7
-        audio[lost.stop : lost.stop + FRAME] *= 0.9
+        audio[lost.stop : lost.stop + 2 * FRAME] *= 0.9
     return audio
 
 
