@@ -16,6 +16,7 @@ Lateness policy, when the reactor wakes us more than one frame late (GC pause, a
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import time
@@ -52,7 +53,9 @@ class PacingClock:
         self._interval = interval
         self._max_burst = max_burst
         self._on_failure = on_failure
-        self._streams: dict[PacedStream, None] = {}  # insertion-ordered set
+        self._slots: list[PacedStream | None] = []  # the sending order; None: a free slot
+        self._slot_of: dict[PacedStream, int] = {}
+        self._free: list[int] = []  # heap of free slots: the first one is taken first
         self._hooks: list[Callable[[], object]] = []
         self._call: IDelayedCall | None = None
         self._t0 = 0.0
@@ -61,10 +64,23 @@ class PacingClock:
         self.max_lateness = 0.0  # worst wake-up delay past a deadline, seconds
 
     def register(self, stream: PacedStream) -> None:
-        self._streams[stream] = None
+        """Send `stream` its frames from the next tick on, in the first free slot."""
+        if stream in self._slot_of:
+            return
+        if self._free:
+            slot = heapq.heappop(self._free)
+            self._slots[slot] = stream
+        else:
+            slot = len(self._slots)
+            self._slots.append(stream)
+        self._slot_of[stream] = slot
 
     def unregister(self, stream: PacedStream) -> None:
-        self._streams.pop(stream, None)
+        """No more frames for `stream`; its slot is free and the others keep theirs."""
+        slot = self._slot_of.pop(stream, None)
+        if slot is not None:
+            self._slots[slot] = None
+            heapq.heappush(self._free, slot)
 
     def add_tick_hook(self, hook: Callable[[], object]) -> None:
         """Run `hook` once per tick after the streams (e.g. batched in-band DTMF detection)."""
@@ -110,7 +126,9 @@ class PacingClock:
             skipped = missed - count
             self.frames = due
             self.frames_skipped += skipped
-            for stream in list(self._streams):
+            for stream in tuple(self._slots):  # streams may come and go while frames leave
+                if stream is None:
+                    continue
                 try:
                     stream.send_frames(count, skipped)
                 except Exception:

@@ -116,6 +116,38 @@ def test_unregistered_streams_get_no_more_frames_and_hooks_run_each_tick():
     assert ticks == [0.02, 0.04]
 
 
+def test_a_stream_keeps_its_place_in_the_sending_order_while_others_come_and_go():
+    # a stream's frames leave at the same point of every tick, from its call's start to its
+    # end: otherwise it drifts earlier by a stream's sending time each time one before it ends
+    reactor = Clock()
+    pacing = started(reactor)
+    order: list[str] = []
+
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def send_frames(self, count: int, skipped: int) -> None:
+            order.append(self.name)
+
+    a, b, c, d, e = (Named(name) for name in "abcde")
+    for stream in (a, b, c):
+        pacing.register(stream)
+    reactor.advance(FRAME_INTERVAL)
+    assert order == ["a", "b", "c"]
+    pacing.unregister(a)
+    pacing.unregister(b)
+    order.clear()
+    reactor.advance(FRAME_INTERVAL)
+    assert order == ["c"]
+    pacing.register(d)  # the first free slot: a's
+    pacing.register(e)  # then b's, before c
+    pacing.register(c)  # registered already: it keeps its place
+    order.clear()
+    reactor.advance(FRAME_INTERVAL)
+    assert order == ["d", "e", "c"]
+
+
 def test_a_failing_stream_does_not_stop_the_others():
     class Broken:
         def send_frames(self, count: int, skipped: int) -> None:
