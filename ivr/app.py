@@ -73,7 +73,7 @@ from ivr.store.migrate import upgrade
 from ivr.store.nudges import MENU_CHANNEL, PROMPTS_CHANNEL, NudgeListener
 from ivr.store.redis_state import release
 from ivr.web.services import WebServices
-from ivr.workers import BlockingPool
+from ivr.workers import BlockingPool, Coalesced
 
 log = logging.getLogger("ivr.app")
 
@@ -81,6 +81,7 @@ SHUTDOWN_GRACE = 2.0  # seconds for BYEs to be answered before the process exits
 ASR_NICE = 10  # the speech recognition threads' niceness relative to the reactor thread
 DRAIN_CHECK = 0.5  # seconds between looks, while draining, for the last call to end
 LAPSE_SWEEP_INTERVAL = 300.0  # seconds between audit-log sweeps of lapsed temporary losses
+CDR_WRITE_DELAY = 1.0  # seconds: the records of the calls ending meanwhile share a transaction
 
 
 class IvrApp:
@@ -103,6 +104,7 @@ class IvrApp:
         # CDRs: spooled to disk, then drained into the database, in order, on one thread.
         self.cdr_pool = BlockingPool(reactor, "ivr-cdr", 1)
         self.cdr_spool = CdrSpool(config.store.data_dir)
+        self._cdr_writer = Coalesced(reactor, CDR_WRITE_DELAY, self._drain_cdrs)
         self.schema_ready = False  # set once the start-up upgrade reached the database
         # One writer thread for every recording: each file's writes stay in order.
         self.recording_pool = BlockingPool(reactor, "ivr-rec", 1)
@@ -444,7 +446,7 @@ class IvrApp:
         self.cdr_pool.run(self.cdr_spool.append, detail).addErrback(
             lambda failure: call.log.error("CDR not spooled: %s", type(failure.value).__name__)
         )
-        self._drain_cdrs()
+        self._cdr_writer.request()
 
     def _drain_cdrs(self) -> None:
         """Move spooled CDRs into the database; they stay spooled while it is down."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.interfaces import IReactorCore, IReactorThreads
+from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -78,6 +78,27 @@ class BlockingPool:
     def _answered(self, result: Any) -> Any:
         self.pending -= 1
         return result
+
+
+class Coalesced:
+    """A job asked for often that needs running only once in a while: the first request runs
+    it `delay` seconds later, and every request until then joins that one run. (A CDR written
+    to the database at every call's end cost a transaction each: at 400 calls, 22 a second on
+    the database thread, ~7% of a core and the GIL taken from the media tick that often.)"""
+
+    def __init__(self, clock: IReactorTime, delay: float, job: Callable[[], object]) -> None:
+        self._clock = clock
+        self._delay = delay
+        self._job = job
+        self._call: IDelayedCall | None = None
+
+    def request(self) -> None:
+        if self._call is None:
+            self._call = self._clock.callLater(self._delay, self._run)
+
+    def _run(self) -> None:
+        self._call = None
+        self._job()
 
 
 _thread_state = threading.local()

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ivr.workers import BlockingPool, PoolBusy
+from twisted.internet.task import Clock
+
+from ivr.workers import BlockingPool, Coalesced, PoolBusy
 
 
 class ThreadedReactor:
@@ -83,3 +85,20 @@ def test_a_pool_with_nice_runs_its_jobs_on_threads_scheduled_lower() -> None:
     finally:
         pool.stop()
         plain.stop()
+
+
+def test_requests_until_a_coalesced_job_runs_share_that_one_run() -> None:
+    clock = Clock()
+    runs: list[float] = []
+    job = Coalesced(clock, 1.0, lambda: runs.append(clock.seconds()))
+    job.request()
+    clock.advance(0.4)
+    job.request()
+    job.request()
+    clock.advance(0.6)
+    assert runs == [1.0]
+    clock.advance(5.0)
+    assert runs == [1.0]  # nothing asked since
+    job.request()  # asked again after the run: a run of its own
+    clock.advance(1.0)
+    assert runs == [1.0, 7.0]
