@@ -172,6 +172,8 @@ class InbandDtmfBank:
         for call, state, lo, st in zip(
             self._keys, self._owners, loose.tolist(), strict.tolist(), strict=True
         ):
+            if lo < 0 and state.key < 0:
+                continue  # no tone now, none held: nothing changes (most frames of most calls)
             key = state.advance(lo, st)
             if key is not None and self._states.get(call) is state:  # not forgotten meanwhile
                 found.append((call, key))
