@@ -166,14 +166,23 @@ def _assert_mostly(places: list[int | None], share: float, what: str) -> None:
     )
 
 
-def heard_at(recording: np.ndarray, clip: np.ndarray) -> float:
-    """Where in the recording (seconds) the caller heard `clip` begin; fails if they did not."""
+def heard_span(recording: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
+    """Where in the recording (seconds) the caller heard `clip` begin and end, a jitter
+    buffer's stretches inside it included; fails if they did not hear it."""
     frames = frames_of(clip)
     walk = _begin(_recording(recording), clip, frames)
     begin = walk.at
     places, _ = walk.hear_all(frames, 0)
     _assert_mostly(places, TEXT_MISSED, "the clip")
-    return begin / SAMPLE_RATE
+    last, place = next(
+        (f, p) for f, p in zip(frames[::-1], places[::-1], strict=True) if p is not None
+    )
+    return begin / SAMPLE_RATE, (place + len(clip) - last.offset) / SAMPLE_RATE
+
+
+def heard_at(recording: np.ndarray, clip: np.ndarray) -> float:
+    """Where in the recording (seconds) the caller heard `clip` begin; fails if they did not."""
+    return heard_span(recording, clip)[0]
 
 
 def heard_readout(

@@ -40,7 +40,7 @@ from ivr.store.models import AuditEntry, Card, LossReport, Person, PinAttempt, P
 from ivr.work_calendar import configured_calendar
 from tests.e2e.audio import read_wav
 from tests.e2e.call_log import answered_after, call_lines, events
-from tests.e2e.heard import heard_at, heard_readout, played_audio
+from tests.e2e.heard import heard_at, heard_readout, heard_span, played_audio
 from tests.e2e.server import ROOT, IvrProcess, call, open_store
 
 CONFIG = load_config(environ={})
@@ -343,12 +343,12 @@ def test_wrong_checksum_gets_a_spoken_retry_and_writes_nothing(
     plays = placed.events("play")
     assert plays[-3:] == ["id_wrong_checksum", "loss_intro", "enter_id_number"], plays
     assert placed.events("action") == []
-    retry_at = heard_at(placed.heard, played_audio("id_wrong_checksum"))
+    retry_at, retry_end = heard_span(placed.heard, played_audio("id_wrong_checksum"))
     assert retry_at > 6 + ID_TIME - 1  # after the number was typed
     # The ID prompt is asked again right after the explanation.
     after_retry = placed.heard[round(retry_at * 8000) :]
-    again_at = heard_at(after_retry, played_audio("loss_intro")[: 5 * 8000])
-    assert abs(again_at - seconds("id_wrong_checksum")) < 0.1
+    again_at = retry_at + heard_at(after_retry, played_audio("loss_intro")[: 5 * 8000])
+    assert abs(again_at - retry_end) < 0.1
     with store.reading() as session:
         assert rows_of_call(session, placed.ref) == {"audit": [], "loss": [], "pin": []}
 

@@ -36,7 +36,7 @@ from ivr.store.redis_state import REDISLITE_FILE
 from tests.e2e.audio import read_wav
 from tests.e2e.call_log import answered_after, call_lines, events
 from tests.e2e.conftest import stop_cleanly
-from tests.e2e.heard import heard_at, played_audio
+from tests.e2e.heard import heard_at, heard_span, played_audio
 from tests.e2e.server import ROOT, IvrProcess, call, free_port, open_store, start_ivr
 from tests.e2e.speech_audio import korean_speech, white_noise
 
@@ -199,8 +199,8 @@ def test_caller_asking_for_an_agent_is_bridged_to_the_agents_phone_both_ways(
     assert "agent leg ended: BYE" in text and "ended: bye" in lines[-1], text
     # each heard the other once bridged: the caller after the transfer prompt had ended
     heard_at(read_wav(agent_heard), read_wav(speech.caller_after_bridge))
-    caller_recording, prompt = read_wav(caller_heard), played_audio("transfer_to_agent")
-    prompt_ended = heard_at(caller_recording, prompt) + len(prompt) / 8000
+    caller_recording = read_wav(caller_heard)
+    prompt_ended = heard_span(caller_recording, played_audio("transfer_to_agent"))[1]
     assert heard_at(caller_recording, read_wav(speech.agent_greeting)) > prompt_ended
 
     # what the agent's screen gets: the path and the ID number, masked

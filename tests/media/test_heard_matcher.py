@@ -10,7 +10,7 @@ import pytest
 
 from ivr.rtp.g711 import FRAME_SAMPLES as FRAME
 from ivr.rtp.g711 import SAMPLE_RATE, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from tests.e2e.heard import _padded, _pieces, heard_at, heard_readout, played_audio
+from tests.e2e.heard import _padded, _pieces, heard_at, heard_readout, heard_span, played_audio
 
 WELCOME = played_audio("welcome")
 ULAW = (ulaw_encode, ulaw_decode)
@@ -137,3 +137,11 @@ def test_a_readout_with_a_word_wrong_is_not_heard(change: str) -> None:
         wrong[WORDS[10]] = (None, np.concatenate((word[: len(word) // 2], silence(0.1))))
     with pytest.raises(AssertionError, match=r"word 1[0-2] of id_number not heard"):
         heard_readout(read_back(wrong), "confirm_id_number", "id_number", id_number=ID)
+
+
+def test_where_a_prompt_ended_counts_what_the_jitter_buffer_stretched_inside_it() -> None:
+    cut = 3 * SAMPLE_RATE
+    heard = recording(WELCOME[:cut], silence(0.3), WELCOME[cut:])
+    assert heard_span(heard, WELCOME) == pytest.approx(
+        (0.5, 0.5 + 0.3 + len(WELCOME) / SAMPLE_RATE), abs=0.001
+    )
