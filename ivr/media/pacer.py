@@ -12,6 +12,12 @@ Lateness policy, when the reactor wakes us more than one frame late (GC pause, a
     jumps over the skipped frames (it stays true to wall time), the sequence number does not
     (nothing was lost in the network), the prompt resumes where it was (the caller hears all of
     it, slightly later), and the marker bit flags the discontinuity.
+
+Each stream keeps its place in the tick's sending order for its whole life: a new stream takes
+the first slot an ended one left free, and the streams after a leaving one do not move up.
+Sending 400 streams takes ~5 ms; in a plain ordered set, a stream that began at the end of the
+order moved to its front as the calls before it ended, and reached its phone up to 5 ms earlier
+at the end of its call than at its start, a slope a jitter buffer sees as clock drift.
 """
 
 from __future__ import annotations
