@@ -6,7 +6,8 @@ It waits for the IVR's transfer INVITE on `--port`, rings (180), and answers aft
 and plays `--play` (the agent's greeting) into the first call; it stays until the far end hangs
 up or `--timeout` passes. `--calls N` takes N calls one after the other; `--hangup-after S` ends
 each answered call from the agent's side after S seconds of talk; `--refer-to URI` transfers it
-there (REFER) after `--refer-after` seconds.
+there (REFER) after `--refer-after` seconds. SIGUSR1 tells it no more calls will come: it ends
+as soon as it has no call (a test whose callers have all hung up need not wait for `--timeout`).
 
     python agent_phone.py --port 5070 --record agent_heard.wav --play hello.wav --timeout 60
     python agent_phone.py --port 5070 --registrar sip:127.0.0.1:5060 --user 1001 --password s
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import time
 import wave
@@ -82,7 +84,12 @@ class AgentPhone:
         self.recorder: pj.AudioMediaRecorder | None = None
         self.player: pj.AudioMediaPlayer | None = None
         self.t0 = time.monotonic()
+        self.no_more_calls = False
+        signal.signal(signal.SIGUSR1, lambda _signal, _frame: self._no_more_calls())
         self.log: list[str] = []
+
+    def _no_more_calls(self) -> None:
+        self.no_more_calls = True
 
     def note(self, text: str) -> None:
         self.log.append(f"{time.monotonic() - self.t0:7.3f} {text}")
@@ -97,7 +104,7 @@ class AgentPhone:
             self.endpoint.libHandleEvents(10)
             if active is None:
                 if len(calls) >= self.args.calls or len(self.account.incoming) <= len(calls):
-                    if len(calls) >= self.args.calls:
+                    if len(calls) >= self.args.calls or self.no_more_calls:
                         break
                     continue
                 call, invite = self.account.incoming[len(calls)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -64,10 +65,14 @@ def bindings(server: IvrProcess, username: str) -> list[Binding]:
 
 
 @contextmanager
-def phone_process(*args: str, timeout: float) -> Iterator[dict[str, Any]]:
+def phone_process(
+    *args: str, timeout: float, done_at_exit: bool = False
+) -> Iterator[dict[str, Any]]:
     """tests/clients/agent_phone.py with `args`; yields its report, filled when it has ended.
     The block starts once the phone listens (after the registrar's answer, if it registers):
-    `report["registered"]` tells whether it did."""
+    `report["registered"]` tells whether it did. With `done_at_exit` the phone is told, when the
+    block exits, that no more calls will come (for blocks that end once every caller has hung
+    up): it ends then instead of waiting for `--calls` or its timeout."""
     process = subprocess.Popen(
         [sys.executable, str(AGENT_PHONE), "--timeout", str(timeout), *args],
         stdout=subprocess.PIPE,
@@ -80,6 +85,8 @@ def phone_process(*args: str, timeout: float) -> Iterator[dict[str, Any]]:
     try:
         yield report
     finally:
+        if done_at_exit and process.poll() is None:
+            process.send_signal(signal.SIGUSR1)
         out, err = process.communicate(timeout=timeout + 30)
     try:
         report.update(json.loads(out))
@@ -91,13 +98,20 @@ def phone_process(*args: str, timeout: float) -> Iterator[dict[str, Any]]:
 
 @contextmanager
 def registered_phone(
-    server: IvrProcess, port: int, username: str, password: str, *args: str, timeout: float = 60
+    server: IvrProcess,
+    port: int,
+    username: str,
+    password: str,
+    *args: str,
+    timeout: float = 60,
+    done_at_exit: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """An agent's phone that registers to `server`, answers as `args` say and un-registers when
-    it exits (after `timeout`, or once its call ended)."""
+    it exits (after `timeout`, once its calls ended, or as `done_at_exit` says)."""
     with phone_process(
         "--port", str(port), "--registrar", f"sip:127.0.0.1:{server.sip_port}",
         "--user", username, "--password", password, *args, timeout=timeout,
+        done_at_exit=done_at_exit,
     ) as report:  # fmt: skip
         yield report
 

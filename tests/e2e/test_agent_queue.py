@@ -103,7 +103,7 @@ def call_ids_in_order(server: IvrProcess, count: int) -> list[str]:
     """The Call-IDs of the calls that entered the queue, in the order they entered."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = server.log().count("queued in agents at position")
+        found = server.log().count("] queued in ")
         if found >= count:
             break
         time.sleep(0.2)
@@ -127,13 +127,14 @@ def test_three_agents_five_callers(queue_ivr: IvrProcess, tmp_path: Path) -> Non
         phones: dict[str, dict[str, Any]] = {
             "1001": stack.enter_context(
                 registered_phone(server, ports["1001"], "1001", PASSWORD, "--never-answer",
-                                 timeout=70)
+                                 timeout=70, done_at_exit=True)
             ),
             **{
                 agent: stack.enter_context(
                     registered_phone(
                         server, ports[agent], agent, PASSWORD, "--answer-after", "1",
                         "--hangup-after", "25", "--calls", "2", timeout=95,
+                        done_at_exit=True,
                     )
                 )
                 for agent in ("1002", "1003")
@@ -278,7 +279,7 @@ def test_agent_transfers_the_caller_back_into_the_menu(queue_ivr: IvrProcess) ->
             client.post("/agent/state", json_body={"state": "logged_out"})
         available(server, "1004")
         caller = start_caller(
-            server, [{"at": 2.0, "dtmf": "0"}, {"at": 30.0, "hangup": True}],
+            server, [{"at": 2.0, "dtmf": "0"}, {"at": 16.0, "hangup": True}],
             from_user="13800138009", timeout=40,
         )  # fmt: skip
         report = caller_report(caller)

@@ -78,7 +78,7 @@ def test_two_nodes_serve_one_queue_in_order_of_arrival(
             agent: stack.enter_context(
                 registered_phone(
                     nodes[node], free_port(), agent, PASSWORD, "--answer-after", "0.5",
-                    "--hangup-after", "2", "--calls", "10", timeout=120,
+                    "--hangup-after", "2", "--calls", "10", timeout=120, done_at_exit=True,
                 )
             )
             for agent, node in AGENTS.items()
