@@ -3,10 +3,9 @@
 Everything under tests/e2e/, tests/web/ and tests/faults/ (drills on real IVR processes and
 storage servers of their own) is end to end; elsewhere a module says so with
 `pytestmark = pytest.mark.e2e`. `pytest -m "not e2e"` is the fast suite; `./scripts/test`
-runs both, spread over xdist workers in the groups of tests/scheduling.py, the longest first:
-the heard-audio groups, then the other end-to-end modules, then the rest. A worker that has
-reached the rest lowers its priority (niceness 10): the heard-audio lanes, the longest groups,
-are still recording then, and a phone's recording glitches when the CPU is taken from it.
+runs both, spread over xdist workers in the groups of tests/scheduling.py, the slowest first,
+then the other end-to-end modules, then the rest. A worker that has reached the rest lowers its
+priority (niceness 10): end-to-end tests still run real-time calls then.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from xdist.remote import Producer
 
-from tests.scheduling import HEARD_AUDIO, GroupScheduling
+from tests.scheduling import GroupScheduling, rank
 
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = ("e2e", "web", "faults")
@@ -29,12 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.resolve().relative_to(TESTS).parts[0] in E2E_DIRECTORIES:
             item.add_marker(pytest.mark.e2e)
 
-    def rank(item: pytest.Item) -> int:
-        if item.path.name in HEARD_AUDIO:
-            return 0
-        return 1 if item.get_closest_marker("e2e") else 2
-
-    items.sort(key=rank)  # stable: a module's tests keep their order
+    # stable: a module's tests keep their order
+    items.sort(key=lambda item: rank(item.nodeid, item.get_closest_marker("e2e") is not None))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -3,29 +3,35 @@
 A group runs on one worker, its tests one after another:
 - a test module is a group per storage backend (its module-scoped IVR starts once per backend;
   the [embedded] and [servers] halves of a module run on two workers at once);
-- a fault drill (tests/faults) is a group of its own: each has its own servers and IVR;
-- the modules that compare what a caller heard with the prompts (HEARD_AUDIO) run one after
-  another in one lane per backend, so no more than two of them record at a time (phones'
-  recordings glitch when too many compete for two cores). test_speech_transfer has no backend
-  parameter: it runs in the servers lane, which is the shorter without it.
+- a fault drill (tests/faults) is a group of its own: each has its own servers and IVR.
+Groups are handed out in collection order (`--no-loadscope-reorder`), which tests/conftest.py
+sorts with `rank`: the slowest groups first (SLOWEST, measured), so that none of them starts
+last and runs alone while the other workers idle, then the other end-to-end tests, then the
+rest.
 
 xdist's own loadgroup reads `xdist_group` marks through node ids that the worker rewrites, which
 pytest 9.2 no longer lets it do (pytest-dev/pytest-xdist#1386): every test became a group of its
-own, modules were split over workers, each starting the module's IVR again, and heard-audio
-modules ran side by side. So the controller names the groups itself, from the node ids.
-Groups are handed out in collection order (`--no-loadscope-reorder`), which
-tests/conftest.py sorts longest first.
+own, modules were split over workers, each starting the module's IVR again. So the controller
+names the groups itself, from the node ids.
 """
 
 from __future__ import annotations
 
 from xdist.scheduler import LoadScopeScheduling
 
-HEARD_AUDIO = (
-    "test_journeys.py",
-    "test_sip_calls.py",
-    "test_agent_queue.py",
-    "test_speech_transfer.py",
+# Groups of 1-2 minutes or more on a quiet machine (6 workers, 2026-11-30), slowest first.
+SLOWEST = (
+    "tests/e2e/test_journeys.py",
+    "tests/e2e/test_speech_transfer.py",
+    "tests/e2e/test_agent_queue.py",
+    "tests/faults/test_database_drills.py",
+    "tests/faults/test_database_outage_drills.py",
+    "tests/faults/test_redis_drills.py",
+    "tests/e2e/test_menu_reload.py",
+    "tests/e2e/test_kamailio_nodes.py",
+    "tests/web/test_agent_browser.py",
+    "tests/faults/test_media_impairment.py",
+    "tests/faults/test_crash_drills.py",
 )
 
 
@@ -40,12 +46,16 @@ def group_of(nodeid: str) -> str:
     module = nodeid.partition("::")[0]
     if module.startswith("tests/faults/"):
         return nodeid
-    backend, name = backend_of(nodeid), module.rsplit("/", 1)[-1]
-    if name == "test_speech_transfer.py":
-        return "heard-audio-servers"
-    if name in HEARD_AUDIO:
-        return f"heard-audio-{backend}"
-    return f"{module}[{backend}]"
+    return f"{module}[{backend_of(nodeid)}]"
+
+
+def rank(nodeid: str, end_to_end: bool) -> int:
+    """Where a test's group goes in the hand-out order: SLOWEST's order, then the other end-to-end
+    tests, then the rest."""
+    module = nodeid.partition("::")[0]
+    if module in SLOWEST:
+        return SLOWEST.index(module)
+    return len(SLOWEST) + (0 if end_to_end else 1)
 
 
 class GroupScheduling(LoadScopeScheduling):
