@@ -303,6 +303,7 @@ class Call:
         self.end_reason = reason
         if self.started:
             self.process.pacer.unregister(self.stream)
+            self.player.close()  # its handler is ours: the call is freed when it is dropped
         self.process.intake.forget(self.handle)
         if self._timer is not None and self._timer.active():
             self._timer.cancel()

@@ -64,6 +64,14 @@ class Player:
         for token in dropped:
             self._on_finished(token, False)
 
+    def close(self) -> None:
+        """The call ended: drop the queue without reporting it, and the finished handler (a
+        call's own method: kept, it made every ended call a reference cycle that only a full
+        garbage collection freed, 60-70 ms of a stopped reactor at 600 calls)."""
+        self._queue.clear()
+        self._position = 0
+        self._on_finished = _ignore
+
     def _finish_current(self, completed: bool) -> None:
         _frames, token = self._queue.popleft()
         self._position = 0

@@ -1,3 +1,6 @@
+import gc
+import weakref
+
 from ivr.media.player import Player
 from ivr.rtp.g711 import PCMA, PCMU
 
@@ -77,3 +80,25 @@ def test_talkspurt_starts_on_the_first_frame_after_silence():
     player.play(B)
     player.next_payload()
     assert player.talkspurt_start
+
+
+def test_a_closed_player_reports_nothing_and_keeps_no_reference_to_its_handler():
+    class Owner:  # a call: it holds its player, whose handler is the call's own method
+        def __init__(self) -> None:
+            self.finished: list[object] = []
+            self.player = Player(PCMU, self.on_finished)
+
+        def on_finished(self, token: object, completed: bool) -> None:
+            self.finished.append(token)
+
+    owner = Owner()
+    owner.player.play(A, "a")
+    owner.player.close()
+    assert owner.player.next_payload() == b"\xff" * 160 and owner.finished == []
+    gone = weakref.ref(owner)
+    gc.disable()
+    try:
+        del owner
+        assert gone() is None  # freed by reference counting, no collection needed
+    finally:
+        gc.enable()
