@@ -113,6 +113,7 @@ class QueueServices(Protocol):
 class Offered:
     offer: Offer
     contacts: Mapping[str, str]  # agent -> the Contact to ring (its freshest binding)
+    at: float  # epoch seconds when the queue made the offer (not when this node got to it)
 
 
 def _utc(epoch: float) -> dt.datetime:
@@ -360,10 +361,9 @@ class QueuedCaller:
         offer = offered.offer
         self._feed(queue_wait.Offered())
         self._ringing_heard = False
-        now = self.services.epoch()
         self._write(
             *(
-                QueueEvent(_utc(now), self.spec.name, offer.call_id, "offer", agent)
+                QueueEvent(_utc(offered.at), self.spec.name, offer.call_id, "offer", agent)
                 for agent in offer.agents
             )
         )
@@ -577,21 +577,25 @@ class QueueDispatcher:
         acd, store, now = self.services.acd, self.services.registrar_store, self.services.epoch()
 
         def offer_all() -> tuple[list[Offered], list[str]]:
+            # Each offer is stamped when its script runs, here on the pool's thread: the queue
+            # log's offers must be in the order the queue made them, whichever node's reactor
+            # gets to its result first.
             offers: list[Offered] = []
             ghosts: list[str] = []
             for queue, strategy in rounds:
                 while True:
-                    result = acd.offer(queue, strategy, now)
+                    at = self.services.epoch()
+                    result = acd.offer(queue, strategy, at)
                     ghosts += [f"{queue}:{ghost}" for ghost in result.ghosts]
                     if result.offer is None:
                         break
                     contacts = {}
                     for agent in result.offer.agents:
-                        bindings = store.bindings(agent, now)
+                        bindings = store.bindings(agent, at)
                         if bindings:
                             best = max(bindings.values(), key=lambda b: (b.q, b.expires_at))
                             contacts[agent] = best.contact
-                    offers.append(Offered(result.offer, contacts))
+                    offers.append(Offered(result.offer, contacts, at))
             return offers, ghosts
 
         def done(result: tuple[list[Offered], list[str]]) -> None:

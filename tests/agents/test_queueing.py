@@ -221,6 +221,44 @@ def test_callers_are_offered_in_arrival_order(process: Process) -> None:
     assert first.agent == "1001" and second.agent is None
 
 
+class BusyNode(Process):
+    """A busy node: its pool runs each job at once, its reactor gets to the result LAG later."""
+
+    LAG = 2.0
+
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        result = fn(*args)
+        arrived: Deferred[Any] = Deferred()
+        self.clock.callLater(self.LAG, arrived.callback, result)
+        return arrived
+
+
+def test_an_offer_is_logged_when_the_queue_made_it_not_when_a_busy_node_got_to_it(
+    stores: Stores,
+) -> None:
+    """Two nodes' offers are logged in the order the queue made them, however late either
+    node's reactor got to its result (the two-nodes e2e test once saw them swapped)."""
+    process = BusyNode(stores, task.Clock())
+    made: list[float] = []  # when the queue's OFFER script made an offer
+    offer = process.acd.offer
+
+    def offer_and_note(*args: Any) -> Any:
+        result = offer(*args)
+        if result.offer is not None:
+            made.append(process.epoch())
+        return result
+
+    process.acd.offer = offer_and_note  # type: ignore[method-assign]
+    staff(process, "1001")
+    dispatcher = dispatcher_for(process)
+    call, _ = queued(process, dispatcher)
+    for _ in range(20):
+        process.clock.advance(0.25)
+    assert len(made) == 1 and len(process.legs) == 1  # rung once the node got to the offer
+    offers = [e for e in events_of_call(process.database, call.call_id) if e.event == "offer"]
+    assert [e.at.timestamp() for e in offers] == pytest.approx(made, abs=1e-3)
+
+
 def test_abandon_while_waiting_is_logged_with_position_and_wait(process: Process) -> None:
     dispatcher = dispatcher_for(process)  # nobody staffed
     queued(process, dispatcher)
