@@ -6,8 +6,9 @@ exactly the samples the IVR's encoder made of it; a loud 20 ms frame of speech n
 another by chance. What a phone's jitter buffer does when the machine is busy is done in whole
 frames *between* exact ones: it plays silence or a concealment frame while it waits for late
 packets (up to half a second at once), drops a frame to catch up, and blends the frame after a
-concealment into it. So a frame counts as heard when its exact samples are in the recording,
-after the frames before it and no more than GAP beyond where they ended.
+concealment into it. So a frame counts as heard when its exact samples are in the recording
+where the stream puts it: after the frames heard before it, as far on as the clip says, give or
+take SLACK (up to GAP where the jitter buffer inserted audio: see `_walk`).
 
 A prompt's text counts as heard when its loud frames are heard in order, all but TEXT_MISSED of
 them and never more than MISSED_RUN in a row; a readout (the caller's ID number, a date) when,
@@ -45,6 +46,8 @@ from tests.e2e.audio import match_score, rms
 CATALOG = PromptCatalog.from_settings(PromptSettings.from_config(load_config(environ={})))
 SILENT = 50.0  # RMS below which a frame is a pause: nothing to look for
 GAP = SAMPLE_RATE * 3 // 5  # the most a jitter buffer inserts at once while it waits
+SLACK = 4 * FRAME_SAMPLES  # how far from its place in the stream a frame may be found
+AHEAD = 3  # frames after one not in place that tell whether the stream moved on
 # A jitter buffer that ran dry plays a concealment and blends the next frames into it: up to 3
 # frames not as sent, each time (seen on a machine with twice the work it has cores).
 MISSED_RUN = 4  # frames in a row that may go unheard
@@ -109,46 +112,48 @@ def _find(recording: np.ndarray, frame: Frame, low: int, high: int) -> int | Non
     return None
 
 
-@dataclass
-class _Walk:
-    """Frames looked for one after another through a recording."""
+def _walk(recording: np.ndarray, frames: list[Frame], begin: int) -> list[int | None]:
+    """Each frame's place in the recording (None: not heard), the clip heard from `begin` on.
 
-    recording: np.ndarray
-    at: int  # where the next frame may start: just after the last one heard
-    owed: int = 0  # samples of the prompt since then (pauses, frames not heard)
+    A frame is looked for where the stream puts it (after the last frame heard, as far on as
+    the clip says, give or take SLACK); further on, up to GAP, only when the next frames are not
+    in place either: then the jitter buffer has inserted audio and the stream has moved on.
+    When they are, this frame was dropped or blended, and a copy further on belongs to a later
+    word (a second 零 right after the first).
+    """
+    places: list[int | None] = []
+    anchor, anchor_offset = begin, 0  # the last frame heard: its place and offset in the clip
+    at = begin  # where the next frame may start: just after the last frame heard
 
-    def hear(self, frame: Frame, since: int) -> int | None:
-        """Where the frame (`since` samples of the clip after the previous one looked for) was
-        heard, or None."""
-        self.owed += since
-        found = _find(self.recording, frame, self.at, self.at + self.owed + GAP)
+    def expected(frame: Frame) -> int:
+        return anchor + frame.offset - anchor_offset
+
+    for index, frame in enumerate(frames):
+        found = _find(recording, frame, at, expected(frame) + SLACK)
+        if found is None and not any(
+            _find(recording, later, at, expected(later) + SLACK) is not None
+            for later in frames[index + 1 : index + 1 + AHEAD]
+        ):
+            found = _find(recording, frame, at, expected(frame) + GAP)
         if found is not None:
-            self.at, self.owed = found + FRAME_SAMPLES, 0
-        return found
-
-    def hear_all(self, frames: list[Frame], clip_at: int) -> tuple[list[int | None], int]:
-        """Each frame's place (None: not heard), walking a clip whose frames' offsets count from
-        `clip_at` samples before the walk's last frame; returns (places, the clip's end)."""
-        places = []
-        for frame in frames:
-            places.append(self.hear(frame, frame.offset - clip_at))
-            clip_at = frame.offset
-        return places, clip_at
+            anchor, anchor_offset, at = found, frame.offset, found + FRAME_SAMPLES
+        places.append(found)
+    return places
 
 
 def _recording(samples: np.ndarray) -> np.ndarray:
     return np.round(samples).astype(np.int32)
 
 
-def _begin(recording: np.ndarray, clip: np.ndarray, frames: list[Frame]) -> _Walk:
-    """A walk set where the clip starts: its first frames' exact copies nearest the place where
-    the clip fits best as a whole (a stretch lowers that fit, but nowhere else fits better)."""
+def _begin(recording: np.ndarray, clip: np.ndarray, frames: list[Frame]) -> int:
+    """Where the clip starts: its first frames' exact copies nearest the place where the clip
+    fits best as a whole (a stretch lowers that fit, but nowhere else fits better)."""
     rough = round(match_score(recording.astype(np.float64), clip)[1] * SAMPLE_RATE)
     for frame in frames[:25]:
         expected = rough + frame.offset
         found = _find(recording, frame, expected - GAP, expected + GAP)
         if found is not None:
-            return _Walk(recording, found - frame.offset)
+            return found - frame.offset
     raise AssertionError("not heard: none of its first frames is in the recording")
 
 
@@ -169,10 +174,9 @@ def _assert_mostly(places: list[int | None], share: float, what: str) -> None:
 def heard_span(recording: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
     """Where in the recording (seconds) the caller heard `clip` begin and end, a jitter
     buffer's stretches inside it included; fails if they did not hear it."""
-    frames = frames_of(clip)
-    walk = _begin(_recording(recording), clip, frames)
-    begin = walk.at
-    places, _ = walk.hear_all(frames, 0)
+    frames, heard = frames_of(clip), _recording(recording)
+    begin = _begin(heard, clip, frames)
+    places = _walk(heard, frames, begin)
     _assert_mostly(places, TEXT_MISSED, "the clip")
     last, place = next(
         (f, p) for f, p in zip(frames[::-1], places[::-1], strict=True) if p is not None
@@ -196,30 +200,31 @@ def heard_readout(
         raise ValueError(f"prompt {prompt_id!r} reads out no {variable!r} with {variables}")
     pieces = pieces[: words[-1] + 1]
     samples = np.concatenate([audio for _, audio in pieces])
-    walk = _begin(_recording(recording), samples, frames_of(samples))
-    begin, text, clip_at = walk.at, [], 0
+    heard = _recording(recording)
+    frames = frames_of(samples)
+    begin = _begin(heard, samples, frames)
+    places = _walk(heard, frames, begin)
+    starts = np.cumsum([0] + [len(audio) for _, audio in pieces])
+    piece_of = np.searchsorted(starts, [frame.offset for frame in frames], side="right") - 1
     readout = list(
         {
             frame.decoded[0].tobytes(): frame
-            for index in words
-            for frame in frames_of(pieces[index][1])
+            for frame, piece in zip(frames, piece_of, strict=True)
+            if piece in words
         }.values()
     )
-    for index, (_, audio) in enumerate(pieces):
-        frames = frames_of(audio)
-        if index not in words:
-            places, end = walk.hear_all(frames, clip_at)
-            text += places
-        else:
-            word = f"word {words.index(index) + 1} of {variable}"
-            before = walk.at
-            places, end = walk.hear_all(frames, clip_at)
-            _assert_mostly(places, WORD_MISSED, word)
-            first = next((place for place in places if place is not None), walk.at)
-            again = sum(
-                _find(walk.recording, frame, before, first) is not None for frame in readout
-            )
-            assert again < REPEATED, f"{word} not heard: {again} frames of the readout came again"
-        clip_at = end - len(audio)
+    text = [place for place, piece in zip(places, piece_of, strict=True) if piece not in words]
+    for number, index in enumerate(words, 1):
+        word = f"word {number} of {variable}"
+        mine = [i for i, piece in enumerate(piece_of) if piece == index]
+        if not mine:
+            continue  # a pause
+        _assert_mostly([places[i] for i in mine], WORD_MISSED, word)
+        before = next(
+            (p + FRAME_SAMPLES for p in reversed(places[: mine[0]]) if p is not None), begin
+        )
+        first = next(p for p in (places[i] for i in mine) if p is not None)
+        again = sum(_find(heard, frame, before, first) is not None for frame in readout)
+        assert again < REPEATED, f"{word} not heard: {again} frames of the readout came again"
     _assert_mostly(text, TEXT_MISSED, f"the text of {prompt_id}")
     return begin / SAMPLE_RATE

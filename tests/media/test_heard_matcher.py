@@ -3,6 +3,7 @@ it must forgive what a phone's jitter buffer does and still catch audio that was
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -145,3 +146,20 @@ def test_where_a_prompt_ended_counts_what_the_jitter_buffer_stretched_inside_it(
     assert heard_span(heard, WELCOME) == pytest.approx(
         (0.5, 0.5 + 0.3 + len(WELCOME) / SAMPLE_RATE), abs=0.001
     )
+
+
+def test_a_frame_concealed_in_the_first_of_two_equal_words_is_not_looked_for_in_the_second() -> (
+    None
+):
+    """Both 零 of ...0025 are the same clip: the frames the jitter buffer concealed in the first
+    are further on in the second, which must still be heard as the second."""
+    number = "110105194912310025"
+    pieces = [
+        (name, _padded(path)) for name, path in _pieces("confirm_id_number", {"id_number": number})
+    ]
+    words = [index for index, (name, _) in enumerate(pieces) if name == "id_number"]
+    first = next(
+        a for a, b in itertools.pairwise(words) if np.array_equal(pieces[a][1], pieces[b][1])
+    )
+    pieces[first] = (None, concealed(pieces[first][1], [0.2]))
+    heard_readout(read_back(pieces), "confirm_id_number", "id_number", id_number=number)
