@@ -55,6 +55,7 @@ TEXT_MISSED = 0.2  # share of a text's loud frames that may go unheard
 WORD_MISSED = 0.4  # ... and of a readout word's (11 to 23 loud frames: one word never sounds
 #                    like another, frame for frame)
 REPEATED = 3  # frames of a readout heard again between two words: a word said twice
+_LAWS = ((ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode))
 
 
 def _padded(path: Path) -> np.ndarray:
@@ -95,9 +96,6 @@ def frames_of(clip: np.ndarray) -> list[Frame]:
         for start in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
         if rms(clip[start : start + FRAME_SAMPLES]) >= SILENT
     ]
-
-
-_LAWS = ((ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode))
 
 
 def _find(recording: np.ndarray, frame: Frame, low: int, high: int) -> int | None:
