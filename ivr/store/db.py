@@ -14,6 +14,8 @@ instead when its caller was already told the action failed (see `ivr.store.commi
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from math import ceil
@@ -49,7 +51,7 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": timeout})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, timeout)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg2")
@@ -81,13 +83,32 @@ def make_engine(
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _use_wal(cursor: Any, timeout: float) -> None:
+    """Put the file in WAL mode (it stays so), unless it is already.
+
+    Switching needs the file to itself, and SQLite reports "database is locked" at once instead of
+    waiting when another connection holds it: nodes starting together on a new file (`run_ivr.py
+    --nodes`) each try. So the switch is retried, within `timeout`, until one of them made it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _configure_sqlite(engine: Engine, timeout: float) -> None:
     # pysqlite's own transaction handling would defer BEGIN; take it over (SQLAlchemy's recipe).
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor, timeout)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
