@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ivr.app import single_threaded_blas
 from ivr.media.intake import AudioIntake
 from ivr.media.pacer import FRAME_INTERVAL, PacingClock, RtpStream
 from ivr.media.player import Player
@@ -296,6 +297,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--load-seconds", type=float, default=10.0)
     args = parser.parse_args()
+    single_threaded_blas()  # as the IVR runs
     micro(args.calls)
     if args.load_seconds > 0:
         load(args.calls, args.load_seconds)

@@ -63,9 +63,7 @@ def classify_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Powers are scaled so a tone's value equals its energy in the frame (sum of squares).
     """
     x = frames.astype(np.float32)
-    # einsum, not `@`: a BLAS product this size wakes OpenBLAS's worker threads, which then
-    # spin for a while after every tick and burn a core the reactor needs.
-    spectrum = np.einsum("ij,jk->ik", x, _BASIS, optimize=False)
+    spectrum = x @ _BASIS  # the IVR runs OpenBLAS on one thread (`ivr.app.single_threaded_blas`)
     power = (spectrum[:, : 2 * _TONES] ** 2 + spectrum[:, 2 * _TONES :] ** 2) * (
         2.0 / FRAME_SAMPLES
     )
