@@ -325,16 +325,16 @@ class Call:
     def on_rtp(self, data: bytes, source: Address, now: float) -> None:
         if not self.started:
             return  # a delayed offer's answer is not in yet: nothing is agreed
-        received = self.session.receive(data, source, now)
-        for digit in received.digits:
-            self._digit(digit, "rfc4733", now)
-        payload = received.payload
+        payload = self.session.audio(data, source, now)
         if payload is None:
-            return
+            received = self.session.receive(data, source, now)
+            for digit in received.digits:
+                self._digit(digit, "rfc4733", now)
+            payload = received.payload
+            if payload is None:
+                return
         if self.recorder is not None:  # the caller's side of the whole call, agent's part too
-            pcm = received.pcm
-            assert pcm is not None  # audio arrived, so it decodes
-            self.recorder.write(pcm)
+            self.recorder.write(self.codec.decode(payload))
         if self.transfer is not None:
             self.transfer.caller_audio(payload)
             return

@@ -14,6 +14,7 @@ from typing import Final, NamedTuple
 
 RTP_VERSION: Final = 2
 HEADER_SIZE: Final = 12
+PLAIN_HEADER: Final = 0x80  # the first byte: version 2, no padding, extension or CSRC
 MAX_PAYLOAD_TYPE: Final = 127  # seven bits
 
 _HEADER: Final = struct.Struct("!BBHII")
@@ -63,4 +64,6 @@ def pack_header(
     payload_type: int, sequence: int, timestamp: int, ssrc: int, marker: bool = False
 ) -> bytes:
     """The 12-byte fixed header (version 2, no padding, extension or CSRC)."""
-    return _HEADER.pack(0x80, payload_type | (0x80 if marker else 0), sequence, timestamp, ssrc)
+    return _HEADER.pack(
+        PLAIN_HEADER, payload_type | (0x80 if marker else 0), sequence, timestamp, ssrc
+    )

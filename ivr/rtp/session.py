@@ -23,7 +23,14 @@ from typing import Final
 import numpy as np
 
 from ivr.rtp.g711 import FRAME_SAMPLES, Codec
-from ivr.rtp.packet import MAX_PAYLOAD_TYPE, RtpPacket, RtpParseError, pack_header
+from ivr.rtp.packet import (
+    HEADER_SIZE,
+    MAX_PAYLOAD_TYPE,
+    PLAIN_HEADER,
+    RtpPacket,
+    RtpParseError,
+    pack_header,
+)
 from ivr.rtp.telephone_event import TelephoneEventDecoder
 
 Address = tuple[str, int]
@@ -82,6 +89,21 @@ class RtpSession:
             self._sdp_remote = remote
             self.remote = remote
             self.latched = None
+
+    def audio(self, data: bytes, source: Address, now: float) -> bytes | None:
+        """The fast path for nearly every datagram of a call: the latched source's audio under a
+        plain 12-byte header (no CSRC, extension or padding) gives its payload, with what
+        `receive` would do; None means "not that", and `receive` must judge the datagram.
+        It skips the parse and the result object (~1 us of each of 50 packets a second a call)."""
+        if (
+            source == self.latched
+            and len(data) > HEADER_SIZE
+            and data[0] == PLAIN_HEADER
+            and data[1] & 0x7F == self.payload_type
+        ):
+            self.last_received = now
+            return data[HEADER_SIZE:]
+        return None
 
     def receive(self, data: bytes, source: Address, now: float) -> RtpInput:
         try:
