@@ -27,6 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -43,6 +44,16 @@ MAX_BURST = 3
 class PacedStream(Protocol):
     def send_frames(self, count: int, skipped: int) -> None:
         """Send `count` frames now, after accounting for `skipped` frames not sent."""
+
+
+@dataclass(frozen=True)
+class PacingFigures:
+    """A pacing clock's counts since it started, for the node's operators."""
+
+    frames: int  # frames due (sent or skipped)
+    ticks_late: int  # ticks that found more than one frame due: frames left back to back
+    frames_skipped: int
+    streams: int  # streams paced now
 
 
 class PacingClock:
@@ -67,6 +78,7 @@ class PacingClock:
         self._t0 = 0.0
         self.frames = 0  # frames due since start (sent or skipped)
         self.frames_skipped = 0
+        self.ticks_late = 0  # ticks at least a whole frame late (more than one frame due)
         self.max_lateness = 0.0  # worst wake-up delay past a deadline, seconds
 
     def register(self, stream: PacedStream) -> None:
@@ -102,6 +114,9 @@ class PacingClock:
             self.frames = 0
             self._schedule()
 
+    def figures(self) -> PacingFigures:
+        return PacingFigures(self.frames, self.ticks_late, self.frames_skipped, len(self._slot_of))
+
     def stop(self) -> None:
         if self._call is not None:
             self._call.cancel()
@@ -132,6 +147,7 @@ class PacingClock:
             skipped = missed - count
             self.frames = due
             self.frames_skipped += skipped
+            self.ticks_late += missed > 1
             for stream in tuple(self._slots):  # streams may come and go while frames leave
                 if stream is None:
                     continue

@@ -4,7 +4,7 @@ import random
 
 from twisted.internet.task import Clock
 
-from ivr.media.pacer import FRAME_INTERVAL, PacingClock, RtpStream
+from ivr.media.pacer import FRAME_INTERVAL, PacingClock, PacingFigures, RtpStream
 from ivr.media.player import Player
 from ivr.rtp.g711 import PCMU
 from ivr.rtp.packet import RtpPacket
@@ -80,6 +80,17 @@ def test_a_long_stall_skips_frames_beyond_the_burst_cap():
     assert pacing.max_lateness == 1.0 - FRAME_INTERVAL
     reactor.advance(FRAME_INTERVAL)
     assert stream.calls[-1] == (1.02, 1, 0)
+
+
+def test_ticks_a_whole_frame_late_or_more_are_counted_for_the_operators():
+    reactor = Clock()
+    pacing = started(reactor)
+    pacing.register(RecordingStream(reactor))
+    reactor.advance(0.035)  # 15 ms late: one frame due, on time enough
+    reactor.advance(0.025)  # at 60 ms: frames 2 and 3 due, a whole frame late
+    reactor.advance(0.020)  # on time again
+    reactor.advance(1.0)  # a stall: 50 frames due, 47 of them skipped
+    assert pacing.figures() == PacingFigures(frames=54, ticks_late=2, frames_skipped=47, streams=1)
 
 
 def test_rtp_timestamps_stay_true_to_wall_time_across_a_stall():
