@@ -484,6 +484,7 @@ class IvrApp:
                 call.run.node.label for call in self.calls.values() if call.started
             ),
             take_heard=self._take_heard,
+            pacing=self.pacer.figures,
             on_nudge=self.on_nudge,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from ivr.admin.figures import (
     figures,
     local_midnight,
     report_live_calls,
+    report_media_pacing,
     totals,
 )
 from ivr.admin.menu_work import MenuWork
@@ -52,6 +54,7 @@ class DashboardPages:
         console.app.route("/metrics", methods=["GET"], endpoint="metrics")(self.metrics)
         console.every(LIVE_REPORT_S, self._report_live_calls)
         self._reporting = False
+        self._ticks_late_reported = 0  # this node's late ticks as of its last report
         self._services = services
         self.tally = DayTally()  # today's call counts, read incrementally
         self.totals = TotalsTally()  # counts since the beginning, for /metrics
@@ -65,9 +68,17 @@ class DashboardPages:
         calls = dict(services.calls_now())
         heard = dict(services.take_heard())
         day = services.wallclock().astimezone(self.zone).date().isoformat()
+        pacing = services.pacing()
+        media: dict[str, int] = {}
+        if pacing is not None:
+            recent = pacing.ticks_late - self._ticks_late_reported
+            media = {**asdict(pacing), "ticks_late_recent": recent}
+            self._ticks_late_reported = pacing.ticks_late
 
         def report() -> None:
             report_live_calls(services.redis, services.node, calls)
+            if media:
+                report_media_pacing(services.redis, services.node, media)
             add_heard(services.redis, day, heard)
 
         def done(_: object) -> None:
@@ -134,9 +145,24 @@ class _Snapshot(Collector):
 
     def collect(self) -> Any:
         now, since = self.now, self.since
+        media = {
+            name: {node: counts[name] for node, counts in now.media_by_ivr_node.items()}
+            for name in ("frames", "ticks_late", "frames_skipped", "streams")
+        }
         labelled: tuple[tuple[_Family, str, str, list[str], Mapping[Any, float]], ...] = (
             (GaugeMetricFamily, "ivr_calls_active", "Calls in progress, by IVR node",
              ["ivr_node"], now.calls_now_by_ivr_node),
+            (CounterMetricFamily, "ivr_media_frames",
+             "20 ms media frames due since the node started (sent or skipped), by IVR node",
+             ["ivr_node"], media["frames"]),
+            (CounterMetricFamily, "ivr_media_ticks_late",
+             "Media clock ticks a whole frame late or more (frames left back to back), by IVR node",
+             ["ivr_node"], media["ticks_late"]),
+            (CounterMetricFamily, "ivr_media_frames_skipped",
+             "Media frames skipped after a stall of more than 3 frames, by IVR node",
+             ["ivr_node"], media["frames_skipped"]),
+            (GaugeMetricFamily, "ivr_media_streams_active", "Calls' media streams paced now",
+             ["ivr_node"], media["streams"]),
             (GaugeMetricFamily, "ivr_menu_node_calls_active", "Calls in progress at each menu node",
              ["node"], now.calls_now_by_menu_node),
             (CounterMetricFamily, "ivr_calls", "Finished calls recorded, by outcome",

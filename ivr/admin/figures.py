@@ -4,6 +4,7 @@ reports its calls in progress.
 
 Calls now: each node writes, every LIVE_REPORT_S, a hash `ivr:live-calls:<node>` of menu node ->
 calls there, expiring after LIVE_TTL_S, so a node that dies drops out of the figure by itself.
+Its media pacing clock's counts go beside them, in `ivr:media-pacing:<node>`, with the same TTL.
 
 BLOCKING (SQL, Redis): run on the worker pool.
 """
@@ -29,6 +30,7 @@ from ivr.store.db import Database
 from ivr.store.models import AuditEntry, CallRecord, MenuPublication
 
 LIVE_PREFIX = "ivr:live-calls:"
+MEDIA_PREFIX = "ivr:media-pacing:"
 HEARD_PREFIX = "ivr:heard:"  # + local day: key or intent -> times heard, summed over nodes
 HEARD_TTL_S = 8 * 86400
 LIVE_REPORT_S = 2.0
@@ -49,6 +51,16 @@ def report_live_calls(client: redis.Redis, node: str, calls: Mapping[str, int]) 
     pipe.execute()
 
 
+def report_media_pacing(client: redis.Redis, node: str, pacing: Mapping[str, int]) -> None:
+    """This node's pacing clock counts (replaces its last report)."""
+    key = MEDIA_PREFIX + node
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(key)
+    pipe.hset(key, mapping={name: int(count) for name, count in pacing.items()})
+    pipe.expire(key, LIVE_TTL_S)
+    pipe.execute()
+
+
 def add_heard(client: redis.Redis, day: str, heard: Mapping[str, int]) -> None:
     """Add this node's keys and intents since its last report to the day's shared counts."""
     if not heard:
@@ -63,11 +75,20 @@ def add_heard(client: redis.Redis, day: str, heard: Mapping[str, int]) -> None:
 
 def live_calls(client: redis.Redis) -> dict[str, dict[str, int]]:
     """IVR node -> menu node -> calls there now, over every node that reported lately."""
+    return _reported(client, LIVE_PREFIX)
+
+
+def media_pacing(client: redis.Redis) -> dict[str, dict[str, int]]:
+    """IVR node -> its pacing clock's counts, over every node that reported lately."""
+    return _reported(client, MEDIA_PREFIX)
+
+
+def _reported(client: redis.Redis, prefix: str) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = {}
-    for key in client.scan_iter(match=LIVE_PREFIX + "*", count=100):
+    for key in client.scan_iter(match=prefix + "*", count=100):
         name = key.decode() if isinstance(key, bytes) else str(key)
         values = client.hgetall(key)
-        found[name.removeprefix(LIVE_PREFIX)] = {
+        found[name.removeprefix(prefix)] = {
             (k.decode() if isinstance(k, bytes) else k): int(v) for k, v in values.items()
         }
     return found
@@ -80,6 +101,9 @@ class Figures:
     calls_now: int = 0
     calls_now_by_menu_node: dict[str, int] = field(default_factory=dict)
     calls_now_by_ivr_node: dict[str, int] = field(default_factory=dict)
+    # IVR node -> its media pacing counts (`ivr.media.pacer.PacingFigures`'s fields, and
+    # ticks_late_recent: the late ticks since its report before)
+    media_by_ivr_node: dict[str, dict[str, int]] = field(default_factory=dict)
     calls_today: int = 0
     answered_today: int = 0
     hung_up_today: int = 0  # the caller hung up before the IVR was done
@@ -187,6 +211,7 @@ def figures(
     result = Figures(day=start.date().isoformat(), as_of=now.astimezone(zone).strftime("%H:%M:%S"))
     try:
         by_ivr = live_calls(client)
+        result.media_by_ivr_node = media_pacing(client)
         heard = client.hgetall(HEARD_PREFIX + result.day)
     except RedisError:
         by_ivr, heard, result.redis_ok = {}, {}, False

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import redis
 
 from ivr.config import Config
+from ivr.media.pacer import PacingFigures
 from ivr.store.db import Database
 from ivr.workers import BlockingPool
 
@@ -21,6 +22,10 @@ def _utc_now() -> dt.datetime:
 
 def _no_calls() -> Mapping[str, int]:
     return {}
+
+
+def _no_pacing() -> PacingFigures | None:
+    return None
 
 
 def _no_nudges(channel: str, handler: Callable[[str], None]) -> None:
@@ -38,6 +43,7 @@ class WebServices:
     calls_now: Callable[[], Mapping[str, int]] = _no_calls  # this node's calls per node label
     # Keys and intents heard since the last call (the counts are handed over and reset).
     take_heard: Callable[[], Mapping[str, int]] = _no_calls
+    pacing: Callable[[], PacingFigures | None] = _no_pacing  # this node's media pacing counts
     # on_nudge(channel, handler): handler(data) runs on the reactor for every Redis pub/sub
     # nudge on the channel (the process's one listener, `ivr.store.nudges`).
     on_nudge: Callable[[str, Callable[[str], None]], None] = _no_nudges
