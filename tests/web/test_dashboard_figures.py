@@ -4,6 +4,7 @@ with known keys and known hang-up points."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections import Counter
@@ -131,3 +132,39 @@ def test_dashboard_and_metrics_equal_the_database_after_50_scripted_calls(
         screenshot(page, tmp_path, "console-cdr")
         page.goto(base_url + "/admin/prompts?node=query")
         screenshot(page, tmp_path, "console-prompts")
+
+
+def test_the_node_reports_its_media_pacing_to_metrics_and_the_dashboard(
+    console_server: IvrProcess, base_url: str, tmp_path: Path
+) -> None:
+    this_node = f"127.0.0.1:{console_server.sip_port}"
+    frames = ("ivr_media_frames_total", (("ivr_node", this_node),))
+
+    def samples() -> dict:  # type: ignore[type-arg]
+        scraped = ConsoleClient(base_url).get(
+            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        found = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(scraped.text)
+            for sample in family.samples
+        }
+        return found if found.get(frames, 0) > 0 else {}
+
+    first = wait_for(samples, timeout=15)
+    assert first, "the node's pacing clock never showed in /metrics"
+    # the clock runs from the node's start, calls or none; the next report counts on
+    later = wait_for(lambda: (s := samples()) and s[frames] > first[frames] and s, timeout=15)
+    assert later, "the node's frame count did not grow"
+    label = (("ivr_node", this_node),)
+    assert later[("ivr_media_streams_active", label)] == 0
+    assert 0 <= later[("ivr_media_ticks_late_total", label)] <= later[frames]
+    assert ("ivr_media_frames_skipped_total", label) in later
+
+    with chromium() as browser:
+        page = log_in(browser, base_url, "boss")
+        page.goto(base_url + "/admin/dashboard")
+        expect(page.locator("#ivr-nodes")).to_have_text(
+            re.compile(rf"各 IVR 节点：{re.escape(this_node)} 0（近 2 秒媒体节拍迟到 \d+ 次）")
+        )
+        screenshot(page, tmp_path, "console-dashboard-media")

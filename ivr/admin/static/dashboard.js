@@ -47,7 +47,10 @@
     now.data.datasets[0].data = Object.values(f.calls_now_by_menu_node);
     now.update();
     const nodes = Object.entries(f.calls_now_by_ivr_node);
-    set("ivr-nodes", nodes.length ? "各 IVR 节点：" + nodes.map(([n, c]) => `${n} ${c}`).join("，") : "当前没有通话");
+    // late ticks: the node's media clock woke a whole frame late, its callers' audio left in pairs
+    // (counted over its last report period, LIVE_REPORT_S = 2 s)
+    const late = (n) => (n in f.media_by_ivr_node ? `（近 2 秒媒体节拍迟到 ${f.media_by_ivr_node[n].ticks_late_recent} 次）` : "");
+    set("ivr-nodes", nodes.length ? "各 IVR 节点：" + nodes.map(([n, c]) => `${n} ${c}${late(n)}`).join("，") : "当前没有通话");
     const labels = Object.keys(f.reach).slice(0, 15);
     reach.data.labels = labels;
     reach.data.datasets[0].data = labels.map((l) => f.reach[l]);
