@@ -20,6 +20,9 @@ def test_every_metric_the_dashboard_queries_is_exported() -> None:
     figures = Figures(
         day="2026-11-30",
         calls_now_by_ivr_node={"n1": 1},
+        media_by_ivr_node={
+            "n1": {"frames": 500, "ticks_late": 2, "frames_skipped": 0, "streams": 1}
+        },
         calls_now_by_menu_node={"主菜单": 1},
         reach={"主菜单": 3},
         drop_off={"主菜单": 1},
