@@ -42,6 +42,9 @@ most L calls at once, 2.5 L calls in all. It measures:
     ahead of) its RTP timestamps from its first to its last half second, taking the least
     lateness at each end so that jitter and single stalls do not count, only slope; short
     streams = streams missing more than 1% of the packets their duration calls for;
+  - late ticks: the IVR's own count of pacing ticks a whole frame or more late (its /metrics,
+    `ivr_media_ticks_late_total`, every node), per 100 ticks of the steady part: at each one a
+    frame of every call left back to back with the next, so above ~1% the interval p99 is 20 ms;
   - CPU over the steady part (all L calls up; 100% = one core) of the IVR process(es), of
     Kamailio (all its processes) and of sipp, the load average before the level, and resident
     memory of the IVR process(es): idle, peak, and (peak - idle) per concurrent call.
@@ -72,6 +75,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +108,7 @@ DRIFT_WINDOW = 25  # packets at each end of a stream whose least lateness marks 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALLERS = ("stream", "pcap")
 RTP_THREADTASKS = 20  # sipp's default
+METRICS_TOKEN = "bench"  # the IVR's /metrics, for its own count of late media ticks
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,7 @@ class LevelResult:
     sipp_cpu_pct: float
     rss_idle_mb: float  # every IVR process together
     rss_peak_mb: float
+    late_ticks_pct: float  # the IVR's own count (/metrics): ticks a frame late, steady part
     load: str  # the load average (1, 5, 15 min) just before the level
     invite_p50_ms: float  # INVITE -> 200 on the wire
     invite_p99_ms: float
@@ -540,12 +546,16 @@ class Ivr:
     kamailio: list[int]
 
 
-def start_ivr(work: Path, config: Path, sip_port: int, args: argparse.Namespace, mode: str) -> Ivr:
+def start_ivr(
+    work: Path, config: Path, sip_port: int, web_port: int, args: argparse.Namespace, mode: str
+) -> Ivr:
     from ivr.nodes import answers_options
 
     log = work / "ivr.log"
     env = dict(os.environ, IVR_CONFIG=str(config), PYTHONUNBUFFERED="1")
+    env["IVR_METRICS_TOKEN"] = METRICS_TOKEN
     command = [sys.executable, str(ROOT / "run_ivr.py"), "--sip-port", str(sip_port)]
+    command += ["--web-port", str(web_port)]
     command += ["--rtp-ports", args.rtp_ports, "--data-dir", str(work / "data")]
     if mode == "kamailio":
         command += ["--nodes", str(args.nodes)]
@@ -563,6 +573,43 @@ def start_ivr(work: Path, config: Path, sip_port: int, args: argparse.Namespace,
     nodes = [pid for pid in below if "run_ivr.py" in command_of(pid)]
     kamailio = [pid for pid in below if "kamailio" in command_of(pid).split(" ")[0]]
     return Ivr(ivr, log, nodes, kamailio)
+
+
+def free_tcp_ports(count: int) -> int:
+    """The first of `count` consecutive free TCP ports (node k's consoles take port + k - 1)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + count < 65536 and all(_tcp_free(port + k) for k in range(count)):
+            return port
+    raise RuntimeError("no free TCP ports")
+
+
+def _tcp_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def media_pacing(web_port: int) -> tuple[float, float]:
+    """(frames due, late ticks) of every IVR node, as its last report to /metrics says."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{web_port}/metrics",
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    totals = {"ivr_media_frames": 0.0, "ivr_media_ticks_late": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name in totals:
+            totals[family.name] += sum(sample.value for sample in family.samples)
+    return totals["ivr_media_frames"], totals["ivr_media_ticks_late"]
 
 
 def start_capture(
@@ -659,9 +706,10 @@ def run_level(
     steady = (call_seconds + 2, total_calls * call_seconds / level)  # all L calls up
     share = args.talk_share if config == "speech" else 1.0
     agent_port = free_port()
+    web_port = free_tcp_ports(args.nodes if mode == "kamailio" else 1)
 
     sinks = PhoneSinks() if args.caller == "pcap" else None  # stream: sipp's socket listens
-    ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, args, mode)
+    ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, web_port, args, mode)
     agents = start_agents(work, agent_port, agent_voice) if config == "bridge" else None
     # only the IVR's packets to the callers' and the agents' media ports: other processes on
     # this loopback (tests running beside the bench) may use ports of the IVR's range too
@@ -695,10 +743,12 @@ def run_level(
             groups = (ivr.nodes, ivr.kamailio, [sipp.pid])
             before = [sum(map(cpu_seconds, pids)) for pids in groups]
             t0 = time.monotonic()
+            pacing_before = media_pacing(web_port)
             if args.profile:
                 hot = profile(ivr.nodes[0], args.profile, work / "py-spy.txt")
             time.sleep(max(0.0, started + steady[1] - time.monotonic()))
             elapsed = time.monotonic() - t0
+            pacing_after = media_pacing(web_port)
             ivr_cpu, kamailio_cpu, sipp_cpu = (
                 (sum(map(cpu_seconds, pids)) - used) / elapsed * 100
                 for pids, used in zip(groups, before, strict=True)
@@ -733,6 +783,7 @@ def run_level(
         sipp_cpu_pct=sipp_cpu,
         rss_idle_mb=rss_idle,
         rss_peak_mb=rss.peak,
+        late_ticks_pct=late_share(pacing_before, pacing_after),
         load=load,
         invite_p50_ms=float(np.percentile(invites, 50)) if len(invites) else float("nan"),
         invite_p99_ms=float(np.percentile(invites, 99)) if len(invites) else float("nan"),
@@ -751,12 +802,19 @@ def run_level(
     return result
 
 
+def late_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """Late ticks per 100 ticks between two readings, over every node (a node's frames due are
+    its ticks; the nodes report every 2 s)."""
+    frames = after[0] - before[0]
+    return 100 * (after[1] - before[1]) / frames if frames > 0 else float("nan")
+
+
 # --- report ----------------------------------------------------------------------------------
 
 HEADER = (
     "level config mode     caller |  peak  calls failed | INV->200 p50   p99 ms |"
     " RTP err p50   p99    max ms | drift ms short | CPU% IVR  kam sipp | RSS MB KB/call |"
-    " clean | load 1/5/15"
+    " late % | clean | load 1/5/15"
 )
 
 
@@ -770,6 +828,7 @@ def row(r: LevelResult) -> str:
         f" {p.drift_ms:8.1f} {p.short_streams:5d} |"
         f" {r.ivr_cpu_pct:8.0f} {r.kamailio_cpu_pct:4.0f} {r.sipp_cpu_pct:4.0f} |"
         f" {r.rss_peak_mb:6.0f} {r.rss_per_call_kb:7.0f} |"
+        f" {r.late_ticks_pct:6.2f} |"
         f" {'yes' if r.clean() else 'NO':5s} | {r.load}"
     )
 

@@ -194,3 +194,36 @@ def test_the_streamed_caller_gets_its_audio_raw_and_its_keys_with_the_audio_betw
         assert len(audio) == 35 - 4 * 5  # 20 ms frames between the keys are audio
     pcap_arguments = bench.caller_media(tmp_path, "0", "pcap", 30)
     assert "-rtp_threadtasks" not in pcap_arguments and "talker_pcap" in pcap_arguments
+
+
+def test_the_ivrs_own_late_ticks_are_summed_over_its_nodes_from_metrics() -> None:
+    """The bench's late-ticks column: /metrics read with the bench's token, every node summed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    exposition = (
+        "# TYPE ivr_media_frames_total counter\n"
+        'ivr_media_frames_total{ivr_node="a"} 1000.0\n'
+        'ivr_media_frames_total{ivr_node="b"} 1500.0\n'
+        "# TYPE ivr_media_ticks_late_total counter\n"
+        'ivr_media_ticks_late_total{ivr_node="a"} 3.0\n'
+        'ivr_media_ticks_late_total{ivr_node="b"} 7.0\n'
+    )
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.headers["Authorization"] == f"Bearer {bench.METRICS_TOKEN}"
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(exposition.encode() if ok else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert bench.media_pacing(server.server_address[1]) == (2500.0, 10.0)
+    finally:
+        server.shutdown()
+    assert bench.late_share((2500.0, 10.0), (7500.0, 60.0)) == pytest.approx(1.0)
