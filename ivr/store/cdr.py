@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.store.db import Database
 from ivr.store.models import CallRecord
@@ -25,21 +26,26 @@ class CallDetail:
     node: str | None = None  # which IVR node took the call
 
 
+def call_row(cdr: CallDetail) -> dict[str, Any]:
+    """The column values of one record's row."""
+    return {
+        "call_id": cdr.call_id,
+        "caller": cdr.caller,
+        "callee": cdr.callee,
+        "started_at": cdr.started_at,
+        "answered_at": cdr.answered_at,
+        "ended_at": cdr.ended_at,
+        "menu_version": cdr.menu_version,
+        "path": json.dumps(list(cdr.path), ensure_ascii=False),
+        "outcome": cdr.outcome,
+        "end_reason": cdr.end_reason,
+        "node": cdr.node,
+    }
+
+
 def call_record(cdr: CallDetail) -> CallRecord:
     """The row of one record (not yet added to a session)."""
-    return CallRecord(
-        call_id=cdr.call_id,
-        caller=cdr.caller,
-        callee=cdr.callee,
-        started_at=cdr.started_at,
-        answered_at=cdr.answered_at,
-        ended_at=cdr.ended_at,
-        menu_version=cdr.menu_version,
-        path=json.dumps(list(cdr.path), ensure_ascii=False),
-        outcome=cdr.outcome,
-        end_reason=cdr.end_reason,
-        node=cdr.node,
-    )
+    return CallRecord(**call_row(cdr))
 
 
 def record_call(db: Database, cdr: CallDetail) -> int:
