@@ -483,10 +483,11 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 
             process.wait()
 
 
-def bench_config(work: Path, config: str, agent_port: int) -> Path:
+def bench_config(work: Path, config: str, agent_port: int, inband: str) -> Path:
     """bench/ivr-bench.yaml, with speech on (the Korean model the tests run) for `speech`, the
-    bridged menu and the agents' sipp for `bridge`."""
+    bridged menu and the agents' sipp for `bridge`; `inband`: the `call: inband_dtmf` mode."""
     settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    settings["call"]["inband_dtmf"] = inband
     if config == "speech":
         settings["speech"] = yaml.safe_load(SPEECH_SECTION.read_text(encoding="utf-8"))["speech"]
         settings["speech"]["enabled"] = True
@@ -709,7 +710,8 @@ def run_level(
     web_port = free_tcp_ports(args.nodes if mode == "kamailio" else 1)
 
     sinks = PhoneSinks() if args.caller == "pcap" else None  # stream: sipp's socket listens
-    ivr = start_ivr(work, bench_config(work, config, agent_port), sip_port, web_port, args, mode)
+    settings = bench_config(work, config, agent_port, args.inband)
+    ivr = start_ivr(work, settings, sip_port, web_port, args, mode)
     agents = start_agents(work, agent_port, agent_voice) if config == "bridge" else None
     # only the IVR's packets to the callers' and the agents' media ports: other processes on
     # this loopback (tests running beside the bench) may use ports of the IVR's range too
@@ -868,6 +870,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--modes", default="direct,kamailio", help="direct, kamailio")
     parser.add_argument("--nodes", type=int, default=2, help="IVR processes behind Kamailio")
     parser.add_argument("--talk-share", type=float, default=0.25, help="speech: callers talking")
+    parser.add_argument(
+        "--inband",
+        choices=("always", "auto"),
+        default="always",
+        help="call: inband_dtmf (auto: no in-band detection where the phone offered RFC 4733)",
+    )
     parser.add_argument("--caller", choices=CALLERS, default="stream", help="how sipp sends RTP")
     parser.add_argument(
         "--rtp-threadtasks", type=int, default=RTP_THREADTASKS, help="stream: calls per thread"
@@ -902,6 +910,7 @@ def main(argv: list[str]) -> int:
         print(f"caller: sipp rtp_stream, {args.rtp_threadtasks} calls a thread, keys from a pcap")
     else:
         print("caller: sipp play_pcap_audio, a thread per call")
+    print(f"in-band DTMF detection (call: inband_dtmf): {args.inband}")
     print(HEADER)
     levels = levels_by_config(args.levels, args.configs.split(","))
     for level in sorted({level for wanted in levels.values() for level in wanted}):

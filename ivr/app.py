@@ -95,6 +95,7 @@ class IvrApp:
         self.wallclock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         self.call_settings = CallSettings.from_section(config.section("call"))
         self.limits = self.call_settings.limits
+        self.inband_dtmf = self.call_settings.inband_dtmf
         self.media_host = config.sip.advertised_host
         self.recordings_dir: Path | None = (
             config.store.data_dir / "recordings" if self.call_settings.record else None

@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall
@@ -60,6 +60,14 @@ if TYPE_CHECKING:
     from ivr.speech.listener import CallListener
 
 log = logging.getLogger("ivr.call")
+
+# Which calls' audio in-band DTMF detection hears: every call's ("always"), or ("auto", as
+# Asterisk's dtmf_mode=auto) only the calls whose phone offered no RFC 4733 telephone-event:
+# a phone that sends its keys as events needs no decoding and no detection of every frame,
+# about a tenth of a core at 500 calls. "always" also hears a phone that offers the events and
+# then plays its keys as tones (some gateways).
+InbandMode = Literal["always", "auto"]
+INBAND_MODES: Final = get_args(InbandMode)
 
 _refs = itertools.count(1)
 
@@ -115,6 +123,8 @@ class CallProcess(Protocol):
     def intake(self) -> AudioIntake: ...
     @property
     def limits(self) -> CallLimits: ...
+    @property
+    def inband_dtmf(self) -> InbandMode: ...
     def monotonic(self) -> float: ...
     def wallclock(self) -> dt.datetime: ...
     def open_rtp(self, on_datagram: DatagramHandler) -> MediaPort: ...
@@ -136,13 +146,16 @@ class CallSettings:
     """The `call:` section of config/ivr.yaml."""
 
     record: bool = False  # keep the caller's side of each call as WAV under data_dir/recordings
+    inband_dtmf: InbandMode = "always"  # or "auto": only where the phone offered no RFC 4733
     db_threads: int = 8  # worker threads for actions, CDRs and Redis (bounded)
     drain_timeout: float = 600.0  # SIGTERM: seconds calls in progress may take, then BYE
     limits: CallLimits = field(default_factory=CallLimits)  # max_duration, media_timeout
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> CallSettings:
-        known = {"record", "db_threads", "drain_timeout", "max_duration", "media_timeout"}
+        known = {
+            "record", "inband_dtmf", "db_threads", "drain_timeout", "max_duration", "media_timeout"
+        }  # fmt: skip
         unknown = set(section) - known
         if unknown:
             raise ConfigError(f"call: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -150,13 +163,16 @@ class CallSettings:
         threads = section.get("db_threads", cls.db_threads)
         if not isinstance(record, bool):
             raise ConfigError(f"call: record must be true or false, not {record!r}")
+        inband = section.get("inband_dtmf", cls.inband_dtmf)
+        if inband not in INBAND_MODES:
+            raise ConfigError(f"call: inband_dtmf must be always or auto, not {inband!r}")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"call: db_threads must be a whole number above 0, not {threads!r}")
         try:
             drain = float(section.get("drain_timeout", cls.drain_timeout))
         except (TypeError, ValueError):
             raise ConfigError("call: drain_timeout must be a number of seconds") from None
-        return cls(record, threads, drain, CallLimits.from_section(section))
+        return cls(record, inband, threads, drain, CallLimits.from_section(section))
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,7 @@ class Call:
         self.recorder: CallRecorder | None = None
         self.transfer: TransferLeg | None = None
         self._bridged = False  # to an agent: the agent's audio replaces our prompts
+        self._inband = True  # the caller's audio goes to in-band DTMF detection (`_follow`)
         self.answered_at: dt.datetime | None = None
         self.started = False
         self.held = False
@@ -338,7 +355,8 @@ class Call:
         if self.transfer is not None:
             self.transfer.caller_audio(payload)
             return
-        self.process.intake.add(self.handle, payload, self.codec, self.listener)
+        if self._inband or self.listener is not None:
+            self.process.intake.add(self.handle, payload, self.codec, self.listener, self._inband)
 
     def check_limits(self, now: float) -> None:
         """Hang up a call over its maximum length, or whose caller's RTP stopped (a phone that
@@ -389,6 +407,7 @@ class Call:
         """Send to where the agreed media says, and only while the caller does not hold."""
         self.session.retarget((choice.remote_host, choice.remote_port))  # a new address re-latches
         self.session.telephone_event_pt = choice.telephone_event_pt
+        self._inband = self.process.inband_dtmf == "always" or choice.telephone_event_pt is None
         self.held = not choice.sending
         if self.held or self._bridged:
             self.process.pacer.unregister(self.stream)

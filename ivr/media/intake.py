@@ -29,13 +29,14 @@ class FrameListener(Protocol):
 class _Queue:
     """One codec's payloads of this tick, with whose they are."""
 
-    __slots__ = ("calls", "codec", "listeners", "payloads")
+    __slots__ = ("calls", "codec", "inband", "listeners", "payloads")
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
         self.calls: list[Hashable] = []
         self.payloads: list[bytes] = []
         self.listeners: list[FrameListener | None] = []
+        self.inband: list[bool] = []
 
 
 class AudioIntake:
@@ -44,12 +45,19 @@ class AudioIntake:
         self._queues: dict[str, _Queue] = {}  # by codec name (a str caches its hash)
 
     def add(
-        self, call: Hashable, payload: bytes, codec: Codec, listener: FrameListener | None
+        self,
+        call: Hashable,
+        payload: bytes,
+        codec: Codec,
+        listener: FrameListener | None,
+        inband: bool = True,
     ) -> None:
-        """A packet's audio for this tick's analysis (`listener`: the call's speech listener)."""
+        """A packet's audio for this tick's analysis: in-band DTMF detection (`inband`) and the
+        call's speech listener."""
         if len(payload) != FRAME_SAMPLES:
             pcm = codec.decode(payload)
-            self.inband.add(call, pcm)
+            if inband:
+                self.inband.add(call, pcm)
             if listener is not None:
                 listener.feed(pcm)
             return
@@ -59,6 +67,7 @@ class AudioIntake:
         queue.calls.append(call)
         queue.payloads.append(payload)
         queue.listeners.append(listener)
+        queue.inband.append(inband)
 
     def forget(self, call: Hashable) -> None:
         """The call ended: drop its queued audio and its in-band detector."""
@@ -68,6 +77,7 @@ class AudioIntake:
                 queue.calls = [queue.calls[i] for i in keep]
                 queue.payloads = [queue.payloads[i] for i in keep]
                 queue.listeners = [queue.listeners[i] for i in keep]
+                queue.inband = [queue.inband[i] for i in keep]
         self.inband.forget(call)
 
     def tick(self) -> None:
@@ -75,7 +85,12 @@ class AudioIntake:
             if not queue.calls:
                 continue
             frames = queue.codec.decode(b"".join(queue.payloads)).reshape(-1, FRAME_SAMPLES)
-            self.inband.add_frames(queue.calls, frames)
+            if all(queue.inband):
+                self.inband.add_frames(queue.calls, frames)
+            else:
+                hearing = [i for i, inband in enumerate(queue.inband) if inband]
+                if hearing:
+                    self.inband.add_frames([queue.calls[i] for i in hearing], frames[hearing])
             listening = [i for i, listener in enumerate(queue.listeners) if listener is not None]
             if listening:
                 energies = frame_energies_db(frames[listening]).tolist()

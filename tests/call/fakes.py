@@ -14,7 +14,7 @@ import numpy as np
 from twisted.internet import defer, task
 
 from ivr.actions.base import ActionRequest, ActionResult
-from ivr.call import Call, CallInfo, TransferLeg
+from ivr.call import Call, CallInfo, InbandMode, TransferLeg
 from ivr.call_limits import CallLimits
 from ivr.interfaces import Address, DatagramHandler
 from ivr.media.frames import Frames, encode_frames
@@ -117,6 +117,7 @@ class FakeProcess:
 
     media_host = "127.0.0.1"
     limits = CallLimits(max_duration=600.0, media_timeout=60.0)
+    inband_dtmf: InbandMode = "always"
 
     def __init__(self, agent: str | None = "sip:agent@127.0.0.1:7070") -> None:
         self.clock = task.Clock()

@@ -16,6 +16,7 @@ def test_shipped_settings_file_reads_as_the_defaults() -> None:
 def test_every_key_is_read() -> None:
     section = {
         "record": True,
+        "inband_dtmf": "auto",
         "db_threads": 3,
         "drain_timeout": 30,
         "media_timeout": 20,
@@ -23,6 +24,7 @@ def test_every_key_is_read() -> None:
     }
     assert CallSettings.from_section(section) == CallSettings(
         record=True,
+        inband_dtmf="auto",
         db_threads=3,
         drain_timeout=30.0,
         limits=CallLimits(max_duration=900.0, media_timeout=20.0),
@@ -34,6 +36,7 @@ def test_every_key_is_read() -> None:
     [
         ({"recrod": True}, "unknown setting.*recrod"),
         ({"record": "yes"}, "record must be true or false"),
+        ({"inband_dtmf": "sometimes"}, "inband_dtmf must be always or auto"),
         ({"db_threads": 0}, "db_threads must be a whole number above 0"),
         ({"db_threads": "8"}, "db_threads"),
         ({"media_timeout": -1}, "media_timeout"),

@@ -121,6 +121,20 @@ def test_a_key_from_each_dtmf_source_reaches_the_menu(process: FakeProcess, sour
     assert call.run.path[-1] == "notice"
 
 
+@pytest.mark.parametrize(("codecs", "heard"), [("0 101", False), ("0", True)])
+def test_auto_hears_tones_only_from_a_phone_that_offered_no_rfc4733_events(
+    process: FakeProcess, codecs: str, heard: bool
+) -> None:
+    process.inband_dtmf = "auto"
+    call, port = answered(process, sdp(PHONE[1], codecs))
+    phone = Phone(process, port)
+    phone.inband("3")
+    assert (call.run.path[-1] == "notice") is heard
+    if not heard:
+        phone.rfc4733("3")  # such a phone's keys come as events, and are heard
+        assert call.run.path[-1] == "notice"
+
+
 def test_the_same_press_over_two_sources_counts_once(process: FakeProcess) -> None:
     call, port = answered(process)
     Phone(process, port).rfc4733("1")

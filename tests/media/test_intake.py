@@ -56,6 +56,24 @@ def test_in_band_keys_in_queued_payloads_are_detected_once_the_tick_has_run() ->
     assert found == [("caller", "5")]
 
 
+@pytest.mark.parametrize("size", [160, 80])  # a tick's 20 ms frames; 10 ms packets as they come
+def test_a_call_not_heard_in_band_gives_its_audio_to_its_listener_only(size: int) -> None:
+    bank = InbandDtmfBank()
+    intake = AudioIntake(bank)
+    heard = Heard()
+    found = []
+    tones = PCMU.encode(dtmf_tones("5"))
+    tones = tones[: len(tones) - len(tones) % size]
+    for start in range(0, len(tones), size):
+        payload = tones[start : start + size]
+        intake.add("keys-as-events", payload, PCMU, heard, inband=False)
+        intake.add("keys-as-tones", payload, PCMU, None)
+        intake.tick()
+        found += bank.detect()
+    assert found == [("keys-as-tones", "5")]
+    assert b"".join(frame for frame, _ in heard.frames) == PCMU.decode(tones).tobytes()
+
+
 def test_other_packet_sizes_are_decoded_as_they_come() -> None:
     bank = InbandDtmfBank()
     intake = AudioIntake(bank)
