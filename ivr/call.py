@@ -64,7 +64,7 @@ log = logging.getLogger("ivr.call")
 # Which calls' audio in-band DTMF detection hears: every call's ("always"), or ("auto", as
 # Asterisk's dtmf_mode=auto) only the calls whose phone offered no RFC 4733 telephone-event:
 # a phone that sends its keys as events needs no decoding and no detection of every frame,
-# about a tenth of a core at 500 calls. "always" also hears a phone that offers the events and
+# a few points of a core at 500 calls. "always" also hears a phone that offers the events and
 # then plays its keys as tones (some gateways).
 InbandMode = Literal["always", "auto"]
 INBAND_MODES: Final = get_args(InbandMode)
