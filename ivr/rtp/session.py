@@ -2,7 +2,8 @@
 
 Receive: parse, keep only the negotiated audio and telephone-event payload types (SIPp's PT 97
 no-op packets and anything else are ignored), decode RFC 4733 events, and hand back the audio
-payload; it is decoded to int16 PCM only when someone asks for `RtpInput.pcm`.
+payload, still encoded (the pacing tick decodes every call's at once, `ivr.media.intake`).
+`audio()` is the fast path for the common datagram, `receive()` judges every other.
 Strict symmetric RTP (Asterisk's `strictrtp`, FreeSWITCH's guarded auto-adjust): we send to the
 SDP address until the caller's media arrives, then latch ONCE to the source of the first valid
 packet (a NATed phone sends from elsewhere than its SDP says: the first SSRC heard). From
@@ -18,9 +19,7 @@ whether the frame is a prompt or silence, so it stays true to wall time.
 from __future__ import annotations
 
 import random
-from typing import Final
-
-import numpy as np
+from typing import Final, NamedTuple
 
 from ivr.rtp.g711 import FRAME_SAMPLES, Codec
 from ivr.rtp.packet import (
@@ -36,26 +35,14 @@ from ivr.rtp.telephone_event import TelephoneEventDecoder
 Address = tuple[str, int]
 
 
-class RtpInput:
-    """What one datagram brought: RFC 4733 digits and/or audio (decoded on first use)."""
+class RtpInput(NamedTuple):
+    """What one datagram brought: RFC 4733 digits and/or audio (its encoded payload)."""
 
-    __slots__ = ("_codec", "_pcm", "digits", "payload")
-
-    def __init__(self, digits: tuple[str, ...], payload: bytes | None, codec: Codec | None) -> None:
-        self.digits = digits
-        self.payload = payload
-        self._codec = codec
-        self._pcm: np.ndarray | None = None
-
-    @property
-    def pcm(self) -> np.ndarray | None:
-        """The audio as int16 samples, or None when the packet held no audio."""
-        if self._pcm is None and self.payload is not None and self._codec is not None:
-            self._pcm = self._codec.decode(self.payload)
-        return self._pcm
+    digits: tuple[str, ...]
+    payload: bytes | None
 
 
-NOTHING: Final = RtpInput((), None, None)
+NOTHING: Final = RtpInput((), None)
 
 
 class RtpSession:
@@ -113,10 +100,10 @@ class RtpSession:
         if source != self.latched and not self._may_latch(source):
             return NOTHING
         if packet.payload_type == self.payload_type:
-            result = RtpInput((), packet.payload, self.codec)
+            result = RtpInput((), packet.payload)
         elif packet.payload_type == self.telephone_event_pt:
             digit = self._events.feed(packet.ssrc, packet.timestamp, packet.payload)
-            result = RtpInput((digit,) if digit else (), None, None)
+            result = RtpInput((digit,) if digit else (), None)
         else:
             return NOTHING
         if source != self.latched:

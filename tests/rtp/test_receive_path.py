@@ -58,8 +58,8 @@ def received_digits(presses: str, tones_in_audio: bool) -> str:
             last_tick = at
         got = session.receive(data, CALLER, at)
         digits += [d for d in got.digits if merger.accept(d, "rfc4733", at)]
-        if got.pcm is not None:
-            bank.add("call", got.pcm)
+        if got.payload is not None:
+            bank.add("call", PCMU.decode(got.payload))
     return "".join(digits)
 
 
@@ -77,7 +77,7 @@ def test_the_tones_alone_are_heard_in_band():
     found = []
     for at, data in phone_stream("1150#", tones_in_audio=True):
         got = session.receive(data, CALLER, at)
-        if got.pcm is not None:
-            bank.add("call", got.pcm)
+        if got.payload is not None:
+            bank.add("call", PCMU.decode(got.payload))
             found += [d for _call, d in bank.detect()]
     assert "".join(found) == "1150#"

@@ -55,19 +55,20 @@ def test_skipped_frames_move_the_timestamp_but_not_the_sequence():
     assert after.marker
 
 
-def test_received_audio_is_decoded_to_int16_on_demand():
+def test_received_audio_is_its_payload_which_decodes_to_int16():
     session = make_session()
     got = session.receive(incoming(0, bytes([0x80]) * 160), CALLER, now=1.0)
     assert got.digits == ()
     assert got.payload == bytes([0x80]) * 160
-    assert got.pcm.dtype == np.int16
-    assert got.pcm.tolist() == [32124] * 160
+    assert PCMU.decode(got.payload).dtype == np.int16
+    assert PCMU.decode(got.payload).tolist() == [32124] * 160
     assert session.last_received == 1.0
 
 
 def test_alaw_session_with_dynamic_telephone_event_pt():
     session = RtpSession(PCMA, SDP_ADDRESS, telephone_event_pt=120)
-    assert session.receive(incoming(8, b"\xd5" * 160), CALLER, 0.0).pcm.tolist() == [8] * 160
+    payload = session.receive(incoming(8, b"\xd5" * 160), CALLER, 0.0).payload
+    assert PCMA.decode(payload).tolist() == [8] * 160
     event = incoming(120, struct.pack("!BBH", 11, 0x80, 800))
     assert session.receive(event, CALLER, 0.0).digits == ("#",)
 
@@ -83,7 +84,7 @@ def test_unknown_payload_types_and_garbage_are_ignored():
     session = make_session()
     for data in (incoming(97, b"\0" * 4), incoming(13, b"\0"), b"\x00" * 20, b"junk"):
         got = session.receive(data, ("10.0.0.9", 9), 0.0)
-        assert got.digits == () and got.pcm is None
+        assert got.digits == () and got.payload is None
     assert session.remote == SDP_ADDRESS
     assert session.last_received is None
 
