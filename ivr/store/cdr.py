@@ -1,4 +1,5 @@
-"""Call detail records: the call layer hands one `CallDetail` per finished call to `record_call`."""
+"""Call detail records: one `CallDetail` per finished call. The IVR spools them to disk and writes
+them in batches (`ivr.store.cdr_spool`); `record_call` commits one at once (tests, tools)."""
 
 from __future__ import annotations
 
@@ -43,15 +44,10 @@ def call_row(cdr: CallDetail) -> dict[str, Any]:
     }
 
 
-def call_record(cdr: CallDetail) -> CallRecord:
-    """The row of one record (not yet added to a session)."""
-    return CallRecord(**call_row(cdr))
-
-
 def record_call(db: Database, cdr: CallDetail) -> int:
     """Commit one record and return its id. BLOCKING: call it from a worker thread."""
     with db.transaction() as session:
-        row = call_record(cdr)
+        row = CallRecord(**call_row(cdr))
         session.add(row)
         session.flush()
         return row.id

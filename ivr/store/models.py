@@ -172,7 +172,7 @@ class AuditEntry(Base):
 
 
 class CallRecord(Base):
-    """A call detail record, written by the call layer through `ivr.store.cdr.record_call`."""
+    """A call detail record, written through the CDR spool (`ivr.store.cdr_spool`)."""
 
     __tablename__ = "call_record"
 
