@@ -442,19 +442,20 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name) or (str(beside) if beside.exists() else None)
 
 
-def free_port() -> int:
-    """A SIP port with the next few ports free as well (nodes take the ones after it)."""
+def free_ports(count: int, kind: socket.SocketKind = socket.SOCK_DGRAM) -> int:
+    """The first of `count` consecutive free ports: a SIP port and the nodes' after it (UDP),
+    the nodes' consoles (TCP: node k's on port + k - 1)."""
     for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port < 60000 and all(_udp_free(port + k) for k in range(1, 5)):
+        if port + count < 60000 and all(_port_free(port + k, kind) for k in range(1, count)):
             return port
     raise RuntimeError("no free port run")
 
 
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def _port_free(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -576,26 +577,6 @@ def start_ivr(
     return Ivr(ivr, log, nodes, kamailio)
 
 
-def free_tcp_ports(count: int) -> int:
-    """The first of `count` consecutive free TCP ports (node k's consoles take port + k - 1)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + count < 65536 and all(_tcp_free(port + k) for k in range(count)):
-            return port
-    raise RuntimeError("no free TCP ports")
-
-
-def _tcp_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def media_pacing(web_port: int) -> tuple[float, float]:
     """(frames due, late ticks) of every IVR node, as its last report to /metrics says."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -699,15 +680,15 @@ def run_level(
     work.mkdir(parents=True)
     setup = SETUPS[config]
     load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    sip_port = free_port()
+    sip_port = free_ports(5)
     call_seconds = setup.call_seconds
     rate_period_ms = round(call_seconds * 1000)
     total_calls = round(CALLS_PER_LEVEL * level)
     run_seconds = total_calls * call_seconds / level + call_seconds
     steady = (call_seconds + 2, total_calls * call_seconds / level)  # all L calls up
     share = args.talk_share if config == "speech" else 1.0
-    agent_port = free_port()
-    web_port = free_tcp_ports(args.nodes if mode == "kamailio" else 1)
+    agent_port = free_ports(5)
+    web_port = free_ports(args.nodes if mode == "kamailio" else 1, socket.SOCK_STREAM)
 
     sinks = PhoneSinks() if args.caller == "pcap" else None  # stream: sipp's socket listens
     settings = bench_config(work, config, agent_port, args.inband)
