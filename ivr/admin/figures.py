@@ -104,6 +104,7 @@ class Figures:
     # IVR node -> its media pacing counts (`ivr.media.pacer.PacingFigures`'s fields, and
     # ticks_late_recent: the late ticks since its report before)
     media_by_ivr_node: dict[str, dict[str, int]] = field(default_factory=dict)
+    live_report_s: float = LIVE_REPORT_S  # how often each node reports (ticks_late_recent's span)
     calls_today: int = 0
     answered_today: int = 0
     hung_up_today: int = 0  # the caller hung up before the IVR was done

@@ -48,8 +48,8 @@
     now.update();
     const nodes = Object.entries(f.calls_now_by_ivr_node);
     // late ticks: the node's media clock woke a whole frame late, its callers' audio left in pairs
-    // (counted over its last report period, LIVE_REPORT_S = 2 s)
-    const late = (n) => (n in f.media_by_ivr_node ? `（近 2 秒媒体节拍迟到 ${f.media_by_ivr_node[n].ticks_late_recent} 次）` : "");
+    // (counted over its last report period)
+    const late = (n) => (n in f.media_by_ivr_node ? `（近 ${f.live_report_s} 秒媒体节拍迟到 ${f.media_by_ivr_node[n].ticks_late_recent} 次）` : "");
     set("ivr-nodes", nodes.length ? "各 IVR 节点：" + nodes.map(([n, c]) => `${n} ${c}${late(n)}`).join("，") : "当前没有通话");
     const labels = Object.keys(f.reach).slice(0, 15);
     reach.data.labels = labels;
